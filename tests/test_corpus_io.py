@@ -1,0 +1,174 @@
+"""Readers/writers of the utterance table: round trips, clear errors, nothing silently dropped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reciprocity.corpus import read, validate, write
+from reciprocity.errors import InputError
+
+FORMATS = ["x.csv", "x.jsonl", "x.parquet", "corpus_dir"]
+
+
+def _csv(tmp_path: Path, body: str, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+identifier = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=8)
+utterance_text = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "" and "\x00" not in s)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> pd.DataFrame:
+    conversations = draw(st.lists(identifier, min_size=1, max_size=4, unique=True))
+    rows = []
+    for conversation in conversations:
+        speakers = draw(st.lists(identifier, min_size=1, max_size=3, unique=True))
+        for turn in range(draw(st.integers(1, 6))):
+            rows.append({
+                "conversation_id": conversation,
+                "speaker": draw(st.sampled_from(speakers)),
+                "text": draw(utterance_text),
+                "score": draw(st.integers(-5, 5)),
+            })
+    return validate(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("name", FORMATS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=tables())
+def test_round_trip_preserves_every_row(tmp_path: Path, name: str, table: pd.DataFrame) -> None:
+    path = write(table, tmp_path / name)
+    back = read(path)
+    pd.testing.assert_frame_equal(back, table, check_like=False)
+
+
+def test_round_trip_keeps_topic_lists_and_reply_edges(tmp_path: Path) -> None:
+    table = validate(pd.DataFrame({
+        "id": ["u1", "u2", "u3"],
+        "conversation_id": ["g", "g", "g"],
+        "speaker": ["ann", "bob", "cy"],
+        "text": ["I love hiking.", "Me too!", "NA"],
+        "reply_to": [None, "u1", "u1"],
+        "topics": ["interests_hobbies_habits", "interests_hobbies_habits;emotions", ""],
+    }))
+    assert table["topics"].tolist() == [["interests_hobbies_habits"], ["interests_hobbies_habits", "emotions"], []]
+    for name in FORMATS:
+        back = read(write(table, tmp_path / name))
+        assert back["topics"].tolist() == table["topics"].tolist(), name
+        assert back["reply_to"].tolist()[1:] == ["u1", "u1"], name
+        assert back.loc[2, "text"] == "NA", name  # the string "NA" is text, not a missing value
+
+
+def test_convokit_reader_accepts_newer_meta_layout(tmp_path: Path) -> None:
+    corpus = tmp_path / "ck"
+    corpus.mkdir()
+    utterances = [
+        {"id": "1", "speaker": "a", "conversation_id": "1", "reply_to": None, "timestamp": 10, "text": "hi", "meta": {"x": 1}},
+        {"id": "2", "speaker": "b", "conversation_id": "1", "reply_to": "1", "timestamp": 11, "text": "hello", "meta": {"x": 2}},
+    ]
+    (corpus / "utterances.jsonl").write_text("\n".join(json.dumps(u) for u in utterances))
+    (corpus / "speakers.json").write_text(json.dumps({"a": {"meta": {"age": 30}, "vectors": []}, "b": {"meta": {"age": 41}, "vectors": []}}))
+    (corpus / "conversations.json").write_text(json.dumps({"1": {"meta": {"topic": "x"}, "vectors": []}}))
+    table = read(corpus)
+    assert table["speaker.age"].tolist() == [30, 41]
+    assert table["conversation.topic"].tolist() == ["x", "x"]
+    assert table["reply_to"].tolist()[1] == "1"
+    assert table["x"].tolist() == [1, 2]
+
+
+def test_turn_column_orders_rows_and_file_order_is_default(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "conversation_id,speaker,text,turn\na,x,second,2\na,y,first,1\nb,x,only,0\n")
+    assert read(path)["text"].tolist() == ["first", "second", "only"]
+    path = _csv(tmp_path, "conversation_id,speaker,text\na,x,one\nb,x,other\na,y,two\n", "noturn.csv")
+    table = read(path)
+    assert table["turn"].tolist() == [0, 1, 0]
+    assert table["conversation_id"].tolist() == ["a", "a", "b"]
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("conversation_id,text\na,hi\n", ["in.csv", "header", "speaker", "missing required column"]),
+        ("conversation_id,speaker,text\na,x,hi\na,y,   \n", ["in.csv", "line 3", "'text'", "empty text"]),
+        ("id,conversation_id,speaker,text\n1,a,x,hi\n1,a,y,yo\n", ["line 3", "'id'", "duplicate id"]),
+        ("id,conversation_id,speaker,text,reply_to\n1,a,x,hi,\n2,a,y,yo,9\n", ["line 3", "'reply_to'", "points to no"]),
+        ("conversation_id,speaker,text,turn\na,x,hi,1\na,y,yo,one\n", ["line 3", "'turn'", "integer"]),
+        ('conversation_id,speaker,text\na,x,"two\nlines"\na,,yo\n', ["line 4", "'speaker'", "empty value"]),
+        ("conversation_id,speaker,text\na,x,hi\na,y,yo,extra\n", ["line 3", "expected 3 fields, found 4"]),
+    ],
+)
+def test_bad_csv_names_file_line_and_field(tmp_path: Path, body: str, expected: list[str]) -> None:
+    with pytest.raises(InputError) as caught:
+        read(_csv(tmp_path, body))
+    for fragment in expected:
+        assert fragment in str(caught.value)
+
+
+def test_undecodable_bytes_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("conversation_id,speaker,text\na,x,ok\na,y,caf".encode() + b"\xe9\n")
+    with pytest.raises(InputError, match=r"latin.csv, line 3, field 'text': undecodable"):
+        read(path)
+    table = read(path, skip_invalid=True)
+    assert table["text"].tolist() == ["ok"]
+    assert [str(p) for p in table.attrs["skipped"]] == [f"{path}, line 3, field 'text': undecodable bytes (not UTF-8) at byte 43"]
+
+
+def test_malformed_json_line_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"conversation_id": "a", "speaker": "x", "text": "hi"}\n{"conversation_id": "a", "speaker": \n[1, 2]\n')
+    with pytest.raises(InputError, match=r"in.jsonl, line 2: malformed JSON"):
+        read(path)
+    table = read(path, skip_invalid=True)
+    assert len(table) == 1
+    assert [p.location for p in table.attrs["skipped"]] == ["line 2", "line 3"]
+
+
+def test_skip_invalid_reports_every_skipped_row(tmp_path: Path) -> None:
+    body = "id,conversation_id,speaker,text,reply_to\n1,a,x,hi,\n2,a,y,,1\n3,a,x,back,2\n4,a,y,fine,1\n1,a,y,dup,\n"
+    table = read(_csv(tmp_path, body), skip_invalid=True)
+    assert table["id"].tolist() == ["1", "4"]
+    reported = [(p.location, p.field) for p in table.attrs["skipped"]]
+    # row 2 has empty text; row 3 replies to it and is dropped as dangling; the duplicate id too.
+    assert reported == [("line 3", "text"), ("line 4", "reply_to"), ("line 6", "id")]
+    assert len(table) + len(reported) == 5
+
+
+def test_without_skip_every_problem_is_listed(tmp_path: Path) -> None:
+    body = "conversation_id,speaker,text\na,,hi\na,y,\n"
+    with pytest.raises(InputError) as caught:
+        read(_csv(tmp_path, body))
+    assert len(caught.value.problems) == 2
+    assert "and 1 more problem" in str(caught.value)
+
+
+def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot tell the format"):
+        read(_csv(tmp_path, "x", "data.txt"))
+    with pytest.raises(InputError, match="no such file"):
+        read(tmp_path / "absent.csv")
+
+
+@settings(max_examples=50, deadline=None)
+@given(body=st.binary(max_size=200))
+def test_arbitrary_bytes_never_crash_the_csv_reader(tmp_path_factory: pytest.TempPathFactory, body: bytes) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    path.write_bytes(b"conversation_id,speaker,text\n" + body)
+    try:
+        table = read(path, skip_invalid=True)
+    except InputError:
+        return
+    assert set(table.columns) >= {"conversation_id", "speaker", "text", "id", "turn"}
