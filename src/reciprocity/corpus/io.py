@@ -80,14 +80,20 @@ def _undecodable_problem(path: Path, data: bytes, position: int, header: list[st
     field = None
     if header is not None and line > 1:
         prefix = data[line_start:position].decode("utf-8", errors="replace")
-        column = len(next(csv.reader([prefix]), [""])) - 1
-        field = header[column] if 0 <= column < len(header) else None
+        try:
+            column = len(next(csv.reader([prefix]), [""])) - 1
+            field = header[column] if 0 <= column < len(header) else None
+        except csv.Error:
+            field = None
     return Problem(str(path), f"line {line}", field, f"undecodable bytes (not UTF-8) at byte {position}")
 
 
 def _csv_header(data: bytes) -> list[str]:
-    first_line = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    return next(csv.reader([first_line]), [])
+    first_line = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+    try:
+        return next(csv.reader([first_line]), [])
+    except csv.Error:
+        return []
 
 
 def _record_lines(text: str) -> list[int]:

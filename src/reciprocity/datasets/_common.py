@@ -109,7 +109,7 @@ def join_labels(values: Iterable[Any]) -> Any:
     """Join non-empty labels with ``;`` (order kept, duplicates removed); NA when there are none."""
     seen: list[str] = []
     for v in values:
-        if v is None or (isinstance(v, float) and pd.isna(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
             continue
         s = str(v).strip()
         if s and s not in seen:

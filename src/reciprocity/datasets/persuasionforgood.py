@@ -126,8 +126,9 @@ def _load_annotated(folder: Path, unit: str) -> pd.DataFrame:
             sent[f"sentiment_{col}"] = pd.to_numeric(raw[col], errors="coerce")
     # An utterance is a maximal run of consecutive rows with the same dialogue, source turn and role.
     key = sent[["B2", "source_turn", "B4"]]
-    sent["utterance_index"] = (key != key.shift()).any(axis=1).cumsum() - 1
-    sent["sentence_index"] = sent.groupby("utterance_index").cumcount()
+    run = (key != key.shift()).any(axis=1).cumsum() - 1  # global run number
+    sent["sentence_index"] = sent.groupby(run).cumcount()
+    sent["utterance_index"] = run - run.groupby(sent["B2"], sort=False).transform("min")  # 0-based per dialogue
     info = _info_table(ipath, dpath, raw)
     full_info = folder / "full_info.csv"
     if full_info.is_file():  # personality/demographics live in full_info.csv only
@@ -139,7 +140,7 @@ def _load_annotated(folder: Path, unit: str) -> pd.DataFrame:
         return _with_info(sent, info)
     text = sent["text"].where(sent["text"].notna(), "").astype(str).str.strip()
     sent = sent.assign(_text=text, _labels=list(zip(sent["strategy"], sent["strategy_2"])))
-    g = sent.groupby("utterance_index", sort=True)
+    g = sent.groupby(run, sort=True)
     utt = g[["B2", "B4", "source_turn"]].first()
     utt["text"] = g["_text"].agg(lambda s: " ".join(t for t in s if t))
     utt["n_sentences"] = g.size().astype("int64")
@@ -162,7 +163,8 @@ def load_persuasionforgood(
     ``annotated=False`` (default): the 1,017 ``full_*`` dialogues. ``annotated=True``: the 300 ``300_*`` dialogues
     with strategy labels; ``unit="utterance"`` joins the sentence units of an utterance (``strategies`` =
     ``;``-joined distinct labels, ``sentence_strategies`` = ``|``-joined per-sentence first labels, ``n_sentences``,
-    mean ``sentiment_*``); ``unit="sentence"`` keeps one row per sentence (``strategy``, ``strategy_2``,
+    mean ``sentiment_*`` — the sentiment columns are copied from the source file and are not human labels);
+    ``unit="sentence"`` keeps one row per sentence (``strategy``, ``strategy_2``,
     ``utterance_index``, ``sentence_index``). Personality/demographic ``participant_*`` columns come from
     ``full_info.csv`` (for the annotated set only when that file is present).
 
