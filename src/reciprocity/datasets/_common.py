@@ -48,7 +48,7 @@ def default_data_dir() -> Path:
     env = os.environ.get(DATA_ENV_VAR, "").strip()
     if env:
         return Path(env).expanduser()
-    return Path.cwd() / ".." / "shared" / "data"
+    return (Path.cwd() / ".." / "shared" / "data").resolve()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:

@@ -80,7 +80,9 @@ def _info_table(path: Path, dialog_path: Path, dialogs: pd.DataFrame) -> pd.Data
     if "B5" in info:
         out["intended_donation"] = pd.to_numeric(info["B5"], errors="coerce")
     if "B7" in info:
-        out["n_turns"] = pd.to_numeric(info["B7"], errors="coerce").astype("Int64")
+        # B7 describes the dialogue; it is blank on one of the two rows for a few dialogues, so take either.
+        n_turns = pd.to_numeric(info["B7"], errors="coerce")
+        out["n_turns"] = n_turns.groupby(info["B2"]).transform("max").astype("Int64")
     for col in info.columns:
         if col.endswith(".x"):
             out["participant_" + col[:-2]] = info[col]

@@ -1,0 +1,37 @@
+"""reciprocity: measure, analyse and model reciprocal self-disclosure in conversations.
+
+>>> import reciprocity
+>>> table = reciprocity.read("examples/conversations.csv")
+>>> result = reciprocity.analyze(table)            # runs the bundled detector
+>>> result.conversations[["conversation_id", "lagged_matching"]]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reciprocity.analyze import Analysis, analyze
+from reciprocity.corpus import read, write
+from reciprocity.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__version__ = "0.1.0"
+
+
+def detect(texts_or_table: "pd.DataFrame | pd.Series | list[str]", text_column: str = "text") -> "pd.DataFrame":
+    """Disclosure codes for texts, or a table with the codes appended (THEORY.md §2 schema)."""
+    import pandas as pd
+
+    from reciprocity.detect import detect as run_detector
+
+    if isinstance(texts_or_table, pd.DataFrame):
+        if text_column not in texts_or_table.columns:
+            raise InputError(Problem("<table>", "header", text_column, "no such column"))
+        codes = run_detector(texts_or_table[text_column].fillna("").astype(str))
+        return pd.concat([texts_or_table, codes.set_index(texts_or_table.index)], axis=1)
+    return run_detector(texts_or_table)
+
+
+__all__ = ["Analysis", "InputError", "analyze", "detect", "read", "write"]

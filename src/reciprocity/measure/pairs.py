@@ -1,0 +1,36 @@
+"""Turn pairs: who responds to whom (THEORY.md §3: a pair is a speaker change)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reciprocity.schema import CONVERSATION, SPEAKER
+
+
+def turn_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    """Return (``prev``, ``next``) row positions of every exchange in a normalised table.
+
+    With a ``reply_to`` column, an utterance is paired with the utterance it replies to
+    (multi-party conversations); utterances without a reply edge fall back to the previous
+    turn. Only pairs whose speakers differ count. Rows must be sorted by conversation and turn
+    (as :func:`reciprocity.corpus.validate` leaves them).
+    """
+    n = len(table)
+    conversation = pd.factorize(table[CONVERSATION])[0]
+    previous = np.arange(n) - 1
+    same_conversation = np.r_[False, conversation[1:] == conversation[:-1]]
+    previous = np.where(same_conversation, previous, -1)
+    if "reply_to" in table.columns and table["reply_to"].notna().any():
+        position = pd.Series(np.arange(n), index=pd.MultiIndex.from_arrays([table[CONVERSATION], table["id"]]))
+        keys = pd.MultiIndex.from_arrays([table[CONVERSATION], table["reply_to"].astype(object)])
+        parent = position.reindex(keys).to_numpy()
+        has_parent = ~np.isnan(parent)
+        previous = np.where(has_parent, np.nan_to_num(parent, nan=-1).astype(np.int64), previous)
+    nxt = np.flatnonzero(previous >= 0)
+    prev = previous[nxt]
+    speakers = table[SPEAKER].to_numpy()
+    change = speakers[prev] != speakers[nxt]
+    return pd.DataFrame(
+        {"prev": prev[change], "next": nxt[change], "conversation": conversation[nxt[change]]}
+    )
