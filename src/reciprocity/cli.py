@@ -91,10 +91,11 @@ def detect(
     import pandas as pd
 
     from reciprocity.corpus import write
-    from reciprocity.detect import detect as run_detector
 
     if (text is None) == (input is None):
         _fail("give either --text TEXT or an INPUT file (with --out FILE)")
+    from reciprocity.detect import detect as run_detector
+
     if text is not None:
         codes = run_detector([text]).iloc[0].to_dict()
         codes = {k: (v.item() if hasattr(v, "item") else v) for k, v in codes.items()}

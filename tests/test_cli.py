@@ -1,0 +1,57 @@
+"""The command line: outputs, help, and one-line errors with non-zero exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reciprocity.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["detect"], ["train"]])
+def test_help_everywhere(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_analyze_with_codes_writes_every_output(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", str(EXAMPLES / "conversations.jsonl"), "--out", str(tmp_path),
+                                 "--use-codes", "--seed", "5", "--permutations", "50"])
+    assert result.exit_code == 0, result.output
+    for name in ("utterances.parquet", "conversations.csv", "speakers.csv", "summary.json", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_conversations"] == 10 and summary["reciprocity"]["n_permutations"] == 50
+
+
+def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("conversation_id,speaker,text\na,x,hello\na,,hi\n")
+    result = runner.invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "o"), "--use-codes"])
+    assert result.exit_code == 1
+    assert "bad.csv, line 3, field 'speaker': empty value" in " ".join(result.output.split())
+
+
+def test_skip_invalid_reports_each_skipped_row(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("conversation_id,speaker,text,depth\na,x,hello,1\na,,hi,2\na,y,,0\na,y,fine,1\n")
+    result = runner.invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "o"), "--use-codes", "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "skipped 2 invalid row(s)" in output
+    assert "line 3, field 'speaker'" in output and "line 4, field 'text'" in output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["n_utterances"] == 2 and len(summary["skipped_rows"]) == 2
+
+
+def test_detect_needs_exactly_one_source() -> None:
+    result = runner.invoke(app, ["detect"])
+    assert result.exit_code == 1
+    assert "give either --text" in result.output

@@ -1,0 +1,95 @@
+"""End to end on the bundled example: the measures order the conversation patterns as theory expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import reciprocity
+from reciprocity.errors import InputError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "conversations.csv"
+
+
+@pytest.fixture(scope="module")
+def coded_result() -> reciprocity.Analysis:
+    return reciprocity.analyze(reciprocity.read(EXAMPLE), use_codes=True, seed=3)
+
+
+def _by_pattern(result: reciprocity.Analysis, column: str) -> pd.Series:
+    patterns = result.utterances.drop_duplicates("conversation_id").set_index("conversation_id")["pattern"]
+    frame = result.conversations.set_index("conversation_id")
+    return frame[column].groupby(patterns).mean()
+
+
+def test_reciprocal_exchanges_match_more_than_one_sided(coded_result: reciprocity.Analysis) -> None:
+    matching = _by_pattern(coded_result, "lagged_matching")
+    assert matching["reciprocal"] > 0.5 and matching["slow_deepening"] > 0.5
+    assert matching["one_sided"] < 0
+    conditional = _by_pattern(coded_result, "conditional_reciprocity")
+    assert conditional["reciprocal"] > conditional["one_sided"]
+    frame = coded_result.conversations.set_index("conversation_id")
+    reciprocal = frame.filter(like="_reciprocal_", axis=0)
+    assert (reciprocal["lagged_matching_p"] < 0.05).all()
+    assert (reciprocal["lagged_matching"] > reciprocal["lagged_matching_null"]).all()
+
+
+def test_balance_depth_timing_and_rates(coded_result: reciprocity.Analysis) -> None:
+    balance = _by_pattern(coded_result, "balance_index")
+    assert balance.idxmax() == "one_sided"
+    assert balance["reciprocal"] < 0.1
+    first_core = _by_pattern(coded_result, "first_core_position")
+    assert first_core.idxmin() == "premature_deep"
+    slope = _by_pattern(coded_result, "depth_slope")
+    assert slope["slow_deepening"] > slope["premature_deep"]
+    rate = _by_pattern(coded_result, "disclosure_rate")
+    assert rate.idxmin() == "small_talk" and rate["small_talk"] == 0
+    assert _by_pattern(coded_result, "mean_depth").idxmin() == "small_talk"
+
+
+def test_outputs_are_written(coded_result: reciprocity.Analysis, tmp_path: Path) -> None:
+    paths = coded_result.save(tmp_path)
+    utterances = pd.read_parquet(paths["utterances"])
+    assert len(utterances) == 133
+    assert {"disclosure", "depth", "layer", "topics", "cum_breadth"} <= set(utterances.columns)
+    conversations = pd.read_csv(paths["conversations"])
+    assert len(conversations) == 10
+    speakers = pd.read_csv(paths["speakers"])
+    assert len(speakers) == 20
+    summary = paths["summary"].read_text()
+    assert '"codes": "input"' in summary and "NaN" not in summary
+    html = paths["report"].read_text()
+    assert html.count('id="trajectory-') == 10
+    assert "<script src=" not in html  # plotly.js is inlined: the report works offline
+
+
+def test_seed_makes_null_baselines_reproducible() -> None:
+    table = reciprocity.read(EXAMPLE)
+    first = reciprocity.analyze(table, use_codes=True, seed=11).conversations
+    second = reciprocity.analyze(table, use_codes=True, seed=11).conversations
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_use_codes_rejects_bad_codes_with_row_and_field() -> None:
+    table = reciprocity.read(EXAMPLE)
+    table.loc[4, "depth"] = 7
+    with pytest.raises(InputError, match=r"row 5, field 'depth'"):
+        reciprocity.analyze(table, use_codes=True)
+    with pytest.raises(InputError, match="needs a 'disclosure' and/or 'depth' column"):
+        reciprocity.analyze(table.drop(columns=["depth", "disclosure"]), use_codes=True)
+
+
+def test_reply_edges_define_exchanges_in_group_chats() -> None:
+    table = pd.DataFrame({
+        "id": ["a", "b", "c", "d"],
+        "conversation_id": ["g"] * 4,
+        "speaker": ["ann", "bob", "cy", "ann"],
+        "text": ["I feel lost at work.", "Same, I'm burnt out.", "Nice weather.", "Thanks, Bob."],
+        "reply_to": [None, "a", None, "b"],
+        "depth": [2, 2, 0, 1],
+    })
+    result = reciprocity.analyze(table, use_codes=True, n_permutations=20)
+    # a→b (reply edge), b→c (consecutive, no edge), b→d (reply edge)
+    assert result.summary["n_exchanges"] == 3
