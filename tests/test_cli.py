@@ -55,3 +55,26 @@ def test_detect_needs_exactly_one_source() -> None:
     result = runner.invoke(app, ["detect"])
     assert result.exit_code == 1
     assert "give either --text" in result.output
+
+
+def test_outcomes_relates_dyad_measures_to_an_outcome(tmp_path: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(EXAMPLES / "conversations.csv")
+    # Liking that rises with how reciprocal the conversation was written to be.
+    table["liking"] = table["pattern"].map({"reciprocal": 6, "slow_deepening": 5, "small_talk": 3,
+                                            "one_sided": 2, "premature_deep": 1})
+    source = tmp_path / "with_outcome.csv"
+    table.to_csv(source, index=False)
+    out = tmp_path / "outcomes.csv"
+    result = runner.invoke(app, ["outcomes", str(source), "--outcome", "liking", "--use-codes", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tidy = pd.read_csv(out)
+    balance = tidy.loc[(tidy["model"] == "balance_index") & (tidy["term"] == "balance_index")].iloc[0]
+    assert balance["estimate"] < 0 and balance["p"] < 0.05 and balance["n"] == 9
+
+
+def test_outcomes_names_a_missing_outcome_column() -> None:
+    result = runner.invoke(app, ["outcomes", str(EXAMPLES / "conversations.csv"), "--outcome", "nope", "--use-codes"])
+    assert result.exit_code == 1
+    assert "field 'nope': no such outcome/covariate column" in " ".join(result.output.split())

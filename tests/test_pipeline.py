@@ -93,3 +93,12 @@ def test_reply_edges_define_exchanges_in_group_chats() -> None:
     result = reciprocity.analyze(table, use_codes=True, n_permutations=20)
     # a→b (reply edge), b→c (consecutive, no edge), b→d (reply edge)
     assert result.summary["n_exchanges"] == 3
+
+
+def test_advise_api_flags_premature_and_unreciprocated_disclosure() -> None:
+    alerts = reciprocity.advise(reciprocity.read(EXAMPLE))  # the example carries hand codes
+    kinds = alerts.groupby("conversation_id")["kind"].agg(set)
+    assert "premature_deep_disclosure" in kinds["c06_premature_deep_party"]
+    assert "unreciprocated_disclosure" in kinds["c04_one_sided_first_date"]
+    assert not any(name.startswith(("c01", "c02", "c03")) for name in kinds.index)
+    assert alerts["suggestion"].str.len().gt(10).all()

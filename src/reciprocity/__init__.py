@@ -34,4 +34,22 @@ def detect(texts_or_table: "pd.DataFrame | pd.Series | list[str]", text_column: 
     return run_detector(texts_or_table)
 
 
-__all__ = ["Analysis", "InputError", "analyze", "detect", "read", "write"]
+def advise(table: "pd.DataFrame", *, use_codes: bool | None = None) -> "pd.DataFrame":
+    """Pacing alerts with plain-language suggestions for every conversation of a table.
+
+    Uses the table's own ``disclosure``/``depth`` codes when present (or ``use_codes=True``),
+    otherwise runs the detector. One row per alert: conversation_id, speaker, turn, kind,
+    severity, evidence, suggestion (see :mod:`reciprocity.advise`).
+    """
+    from reciprocity.advise import advise as alerts_for
+    from reciprocity.corpus import validate
+    from reciprocity.measure import prepare_codes
+
+    table = validate(table)
+    if use_codes is None:
+        use_codes = "disclosure" in table.columns or "depth" in table.columns
+    coded = prepare_codes(table) if use_codes else detect(table)
+    return alerts_for(coded)
+
+
+__all__ = ["Analysis", "InputError", "advise", "analyze", "detect", "read", "write"]

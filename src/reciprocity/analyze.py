@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reciprocity.advise import advise
 from reciprocity.corpus import validate
 from reciprocity.measure import (
     conversation_profile,
@@ -19,22 +20,79 @@ from reciprocity.measure import (
     trajectories,
     turn_pairs,
 )
+from reciprocity.measure.groups import pairwise_reciprocity, round_robin_scores, social_relations
+from reciprocity.measure.multilevel import dyad_slopes, lag_design, lagged_multilevel
+from reciprocity.measure.sequential import lag_sequential
+from reciprocity.measure.stages import stages
 from reciprocity.schema import CODE_COLUMNS, CONVERSATION, LAYER_NAMES, SPEAKER, TEXT
 
 Progress = Callable[[int, int], None]
+#: Stage columns added to the utterance table (see :mod:`reciprocity.measure.stages`).
+STAGE_COLUMNS = ["stage", "speaker_stage", "depenetration", "speaker_depenetration"]
 
 
 @dataclass
 class Analysis:
-    """Result of :func:`analyze`: tidy tables plus a JSON-ready corpus summary."""
+    """Result of :func:`analyze`: tidy tables plus a JSON-ready corpus summary.
+
+    Tables (and the files :meth:`save` writes them to):
+
+    * ``utterances`` (utterances.parquet), ``conversations`` (conversations.csv — profile plus
+      per-conversation reciprocity against the shuffle, circular-shift and pseudo-dyad nulls),
+      ``speakers`` (speakers.csv);
+    * ``transitions`` (transitions.csv) — corpus lag-sequential tables for ``layer`` and
+      ``disclosure``: code, from, to, count, row_total, col_total, n, p_transition, expected,
+      adjusted_residual;
+    * ``dyad_transitions`` (dyad_transitions.parquet) — the same per conversation;
+    * ``dyad_reciprocity`` (dyad_reciprocity.csv) — per conversation: Yule's Q of the 2x2
+      disclosure table, the within-dyad partner-lag slope (reciprocity) and own-lag slope with
+      SE and 95% CI, and the multilevel BLUP of the partner-lag slope;
+    * ``multilevel`` (multilevel.csv) — lagged multilevel model terms (estimate, std_error, z,
+      p_value, ci_low, ci_high; random-effect variances);
+    * ``group_reciprocity`` (group_reciprocity.csv) — reciprocity per ordered speaker pair in
+      conversations with 3+ speakers;
+    * ``srm`` (srm.csv) and ``srm_effects`` (srm_effects.csv) — Social Relations Model variance
+      components and actor/partner effects for conversations with 4+ speakers forming a complete
+      round robin of replies (empty otherwise);
+    * ``alerts`` (alerts.csv) — :func:`reciprocity.advise.advise` alerts: conversation_id, speaker,
+      turn, kind, severity, evidence, suggestion.
+
+    The utterance table also carries penetration ``stage`` / ``speaker_stage`` labels and
+    ``depenetration`` flags (:mod:`reciprocity.measure.stages`).
+
+    ``summary`` (summary.json) adds ``multilevel`` (beta_p and beta_s with CI and fit info),
+    ``reciprocity.nulls`` (observed vs shuffle / circular-shift / pseudo-dyad nulls),
+    ``lag_sequential`` and ``groups``.
+    """
 
     utterances: pd.DataFrame
     conversations: pd.DataFrame
     speakers: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    transitions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dyad_transitions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dyad_reciprocity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    multilevel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    group_reciprocity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    srm: pd.DataFrame = field(default_factory=pd.DataFrame)
+    srm_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    #: attribute -> file name for the extra tables written by :meth:`save`.
+    TABLE_FILES = {
+        "transitions": "transitions.csv",
+        "dyad_transitions": "dyad_transitions.parquet",
+        "dyad_reciprocity": "dyad_reciprocity.csv",
+        "multilevel": "multilevel.csv",
+        "group_reciprocity": "group_reciprocity.csv",
+        "srm": "srm.csv",
+        "srm_effects": "srm_effects.csv",
+        "alerts": "alerts.csv",
+    }
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write utterances.parquet, conversations.csv, speakers.csv, summary.json and report.html."""
+        """Write utterances.parquet, conversations.csv, speakers.csv, the tables of
+        :attr:`TABLE_FILES`, summary.json and report.html."""
         from reciprocity.report import write_report
 
         out = Path(out_dir)
@@ -51,6 +109,17 @@ class Analysis:
         utterances.to_parquet(paths["utterances"], index=False)
         self.conversations.to_csv(paths["conversations"], index=False)
         self.speakers.to_csv(paths["speakers"], index=False)
+        for name, filename in self.TABLE_FILES.items():
+            table = getattr(self, name)
+            paths[name] = out / filename
+            if filename.endswith(".parquet"):
+                frame = table.copy()
+                frame.attrs = {}
+                for column in frame.columns[frame.dtypes == object]:
+                    frame[column] = frame[column].astype(str)
+                frame.to_parquet(paths[name], index=False)
+            else:
+                table.to_csv(paths[name], index=False)
         paths["summary"].write_text(json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8")
         write_report(self, paths["report"])
         return paths
@@ -85,10 +154,13 @@ def analyze(
         codes_from = "detector"
     coded = coded.reset_index(drop=True)
     coded = pd.concat([coded, trajectories(coded)], axis=1)
+    coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1)
+    alerts = advise(coded)
     pairs = turn_pairs(coded)
     reciprocity_by_conversation, reciprocity_by_speaker, reciprocity_summary = reciprocity_tests(
         coded, pairs, n_permutations=n_permutations, seed=seed
     )
+    statistics = reciprocity_statistics(coded, pairs, seed=seed)
     conversations = conversation_profile(coded).merge(reciprocity_by_conversation, on=CONVERSATION, how="left")
     speakers = speaker_profile(coded).merge(reciprocity_by_speaker, on=[CONVERSATION, SPEAKER], how="left")
     summary = {
@@ -104,8 +176,65 @@ def analyze(
         "layers": {LAYER_NAMES[k]: int(v) for k, v in coded["layer"].value_counts().sort_index().items()},
         "topics": {str(k): int(v) for k, v in coded["topics"].explode().dropna().value_counts().items()},
         "reciprocity": reciprocity_summary,
+        "stages": {str(k): int(v) for k, v in coded["stage"].value_counts(sort=False).items()},
+        "alerts": {str(k): int(v) for k, v in alerts["kind"].value_counts().items()},
+        **statistics.pop("summary"),
     }
-    return Analysis(coded, conversations, speakers, summary)
+    return Analysis(coded, conversations, speakers, summary, **statistics, alerts=alerts)
+
+
+def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: int = 0) -> dict:
+    """Lag-sequential tables, dyad reciprocity, the lagged multilevel model and group analyses.
+
+    Returns the :class:`Analysis` table attributes plus ``summary`` (the summary.json entries).
+    Shared by detector and human codes (it only reads the schema columns).
+    """
+    layer = lag_sequential(coded, pairs, "layer")
+    disclosure = lag_sequential(coded, pairs, "disclosure")
+    transitions = pd.concat([layer.corpus, disclosure.corpus], ignore_index=True)
+    dyad_transitions = pd.concat([layer.by_dyad, disclosure.by_dyad], ignore_index=True)
+    for table in (transitions, dyad_transitions):
+        for column in ("from", "to"):
+            table[column] = table[column].map(lambda v: int(v) if isinstance(v, (bool, np.bool_)) else v).astype("int64")
+    multilevel = lagged_multilevel(coded, pairs)
+    slopes = dyad_slopes(lag_design(coded, pairs))
+    dyads = (disclosure.yules_q.merge(slopes, on=CONVERSATION, how="left")
+             .merge(multilevel.dyad_effects, on=CONVERSATION, how="left"))
+    groups = pairwise_reciprocity(coded, pairs)
+    srm = social_relations(round_robin_scores(coded, pairs))
+    diagonal = transitions.loc[(transitions["code"] == "layer") & (transitions["from"] == transitions["to"])]
+    q = dyads["yules_q"].to_numpy(float)
+    slope = dyads["partner_slope"].to_numpy(float)
+    summary = {
+        "multilevel": multilevel.headline(),
+        "lag_sequential": {
+            "layer_same_layer_adjusted_residuals": {LAYER_NAMES[int(r["from"])]: r["adjusted_residual"]
+                                                    for _, r in diagonal.iterrows()},
+            "disclosure_yules_q_median": float(np.nanmedian(q)) if np.isfinite(q).any() else float("nan"),
+            "disclosure_yules_q_mean": float(np.nanmean(q)) if np.isfinite(q).any() else float("nan"),
+            "n_dyads_with_q": int(np.isfinite(q).sum()),
+        },
+        "dyad_partner_slope": {
+            "median": float(np.nanmedian(slope)) if np.isfinite(slope).any() else float("nan"),
+            "share_ci_above_0": float(np.mean(dyads["partner_slope_ci_low"] > 0)) if len(dyads) else float("nan"),
+            "n_dyads": int(np.isfinite(slope).sum()),
+        },
+        "groups": {
+            "n_group_conversations": int(groups[CONVERSATION].nunique()) if len(groups) else 0,
+            "srm": {row["component"]: row["estimate"] for _, row in srm.variances.loc[srm.variances["group"] == "pooled"].iterrows()},
+            "srm_excluded": srm.excluded.to_dict("records"),
+        },
+    }
+    return {
+        "transitions": transitions,
+        "dyad_transitions": dyad_transitions,
+        "dyad_reciprocity": dyads,
+        "multilevel": multilevel.params,
+        "group_reciprocity": groups,
+        "srm": srm.variances,
+        "srm_effects": srm.effects,
+        "summary": summary,
+    }
 
 
 def _detect_in_batches(detect: Callable, texts: pd.Series, progress: Progress | None,

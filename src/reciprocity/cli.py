@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reciprocity.errors import InputError
+from reciprocity.errors import InputError, Problem
 
 app = typer.Typer(
     help="Measure, analyse and model reciprocal self-disclosure in conversations.",
@@ -155,6 +155,48 @@ def train(
     except (FileNotFoundError, InputError) as error:
         _fail(str(error))
     console.print_json(data=metrics)
+
+
+@app.command()
+def outcomes(
+    input: Annotated[Path, typer.Argument(help="Utterance table carrying the outcome column(s).")],
+    outcome: Annotated[list[str], typer.Option("--outcome", help="Outcome column (repeatable), e.g. donation.")],
+    format: FormatOption = None,
+    covariate: Annotated[Optional[list[str]], typer.Option("--covariate", help="Dyad-level covariate column (repeatable).")] = None,
+    use_codes: Annotated[bool, typer.Option("--use-codes", help="Analyse the input's own codes instead of the detector's.")] = False,
+    standardize: Annotated[bool, typer.Option("--standardize", help="Standardised coefficients (z-scored outcome and predictors).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the null baselines.")] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV of the tidy regression table.")] = Path("out/outcomes.csv"),
+) -> None:
+    """Relate dyad reciprocity measures to outcomes: OLS with HC3 robust standard errors, one model per measure.
+
+    Outcome and covariate columns are averaged per conversation (person-level outcomes → dyad mean);
+    for actor–partner models of person-level outcomes use ``reciprocity.outcomes.apim`` from Python.
+    """
+    from reciprocity.analyze import analyze as run_analysis
+    from reciprocity.corpus import read
+    from reciprocity.outcomes import relate_outcomes
+    from reciprocity.schema import CONVERSATION
+
+    covariates = covariate or []
+    try:
+        table = read(input, format)
+        missing = [c for c in [*outcome, *covariates] if c not in table.columns]
+        if missing:
+            raise InputError(Problem(str(input), "header", missing[0], "no such outcome/covariate column"))
+        result = run_analysis(table, use_codes=use_codes, seed=seed, n_permutations=0, source=str(input))
+    except (InputError, FileNotFoundError) as error:
+        _fail(str(error))
+    values = result.utterances.groupby(CONVERSATION)[[*outcome, *covariates]].mean(numeric_only=True)
+    dyads = result.conversations.merge(values, left_on=CONVERSATION, right_index=True, how="left")
+    tidy = relate_outcomes(dyads, outcome, covariates=covariates, standardize=standardize)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(out, index=False)
+    focal = tidy.loc[tidy["term"] == tidy["model"]]
+    for row in focal.itertuples():
+        console.print(f"{row.outcome:<20} {row.term:<28} b = {row.estimate:+.3f} "
+                      f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p = {row.p:.3f}  n = {row.n}", highlight=False, soft_wrap=True)
+    console.print(f"table → {out}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry
