@@ -199,6 +199,16 @@ def outcomes(
     console.print(f"table → {out}", highlight=False)
 
 
+def _register_extensions() -> None:
+    """Commands that live next to their library code (simulator, report)."""
+    from reciprocity.model.cli import register as register_model
+
+    register_model(app)
+
+
+_register_extensions()
+
+
 def main() -> None:  # pragma: no cover - console entry
     app(prog_name="reciprocity")
 

@@ -1,0 +1,121 @@
+"""Moments, SMM fit, particle filter, sweeps and the simulate/fit CLI commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from reciprocity.measure import conversation_profile, prepare_codes
+from reciprocity.measure.reciprocity import pair_statistics
+from reciprocity.model import MOMENT_NAMES, Params, filter_latent, fit, simulate, summary_statistics, sweep
+from reciprocity.model.cli import register
+from reciprocity.model.moments import flat_from_sim, flat_from_table, moments
+from reciprocity.model.simulate import simulate_arrays
+
+
+def test_moments_match_the_project_measures():
+    table = prepare_codes(simulate(Params(), 40, 30, seed=1))
+    stats = summary_statistics(table)
+    assert stats["disclosure_rate"] == pytest.approx(table["disclosure"].mean())
+    assert stats["mean_depth"] == pytest.approx(table["depth"].mean())
+    profile = conversation_profile(table)
+    assert stats["depth_slope"] == pytest.approx(profile["depth_slope"].mean())
+    assert stats["breadth"] == pytest.approx(profile["breadth"].mean())
+    # lagged matching over exchange pairs, depth centred within conversation, one pooled group
+    centred = table["depth"] - table.groupby("conversation_id")["depth"].transform("mean")
+    prev = np.flatnonzero(table["conversation_id"].to_numpy()[1:] == table["conversation_id"].to_numpy()[:-1])
+    pooled = pair_statistics(centred.to_numpy(), table["disclosure"].to_numpy(), prev, prev + 1,
+                             np.zeros(len(prev), int), 1)
+    assert stats["partner_lag_r"] == pytest.approx(pooled.r_lag[0])
+    raw = pair_statistics(table["depth"].to_numpy(), table["disclosure"].to_numpy(), prev, prev + 1,
+                          np.zeros(len(prev), int), 1)
+    assert stats["conditional_reciprocity"] == pytest.approx(raw.conditional[0])
+
+
+def test_simulator_and_table_moments_agree():
+    sim = simulate_arrays(Params(), 30, 25, 4)
+    from reciprocity.model.simulate import to_table
+
+    np.testing.assert_allclose(moments(flat_from_sim(sim)), moments(flat_from_table(to_table(sim))), atol=1e-6)
+
+
+def test_moments_respond_to_their_parameters():
+    low = summary_statistics(simulate(Params(reciprocity=0.1), 400, 30, seed=2))
+    high = summary_statistics(simulate(Params(reciprocity=0.8), 400, 30, seed=2))
+    assert high["partner_lag_r"] - low["partner_lag_r"] > 0.2
+
+
+def test_fit_recovers_clear_parameters_quickly():
+    truth = Params(disclosure_bias=0.5, reciprocity=0.7)
+    table = simulate(truth, 200, 25, seed=11)
+    result = fit(table, parameters=("disclosure_bias", "reciprocity"), min_sim=400, n_screen=8, n_starts=1,
+                 max_evals=40, n_boot=100, seed=3)
+    assert abs(result.estimates["reciprocity"] - 0.7) < 0.15
+    assert abs(result.estimates["disclosure_bias"] - 0.5) < 0.4
+    assert all(np.isfinite(v) and v > 0 for v in result.se.values())
+    assert list(result.moments["moment"]) == list(MOMENT_NAMES)
+    assert result.params.reciprocity == pytest.approx(result.estimates["reciprocity"])
+
+
+def test_filter_tracks_true_latent_state():
+    table = simulate(Params(), 6, 40, seed=7)
+    latent = filter_latent(table, Params(), n_particles=500, seed=1)
+    assert len(latent) == len(table)
+    assert {"trust_mean", "trust_low", "trust_high", "intimacy_mean", "intimacy_low", "intimacy_high"} <= set(latent.columns)
+    assert (latent["trust_low"] <= latent["trust_high"]).all()
+    assert np.corrcoef(latent["trust_mean"], table["trust"])[0, 1] > 0.6
+    assert np.corrcoef(latent["intimacy_mean"], table["intimacy"])[0, 1] > 0.6
+    assert set(latent.attrs["log_evidence"]) == set(table["conversation_id"])
+
+
+def test_sweep_is_tidy_and_monotone_in_openness():
+    grid = sweep(Params(), {"channel": ["offline", "online"], "culture_openness": [-0.5, 0.5]}, n_dyads=300, n_turns=30)
+    assert len(grid) == 4
+    assert {"channel", "culture_openness", *MOMENT_NAMES, "final_trust", "final_intimacy"} <= set(grid.columns)
+    by = grid.set_index(["channel", "culture_openness"])["disclosure_rate"]
+    assert by["online", 0.5] > by["offline", 0.5] and by["offline", 0.5] > by["offline", -0.5]
+    with pytest.raises(ValueError, match="unknown sweep key"):
+        sweep(Params(), {"nonsense": [1]})
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    app = typer.Typer(pretty_exceptions_enable=False)
+    register(app)
+    return app
+
+
+def test_cli_simulate_and_fit(app: typer.Typer, tmp_path: Path):
+    runner = CliRunner()
+    out = tmp_path / "sim.parquet"
+    result = runner.invoke(app, ["simulate", "baseline", "--dyads", "60", "--turns", "20", "--chunk-size", "25",
+                                 "--out", str(out), "--set", "reciprocity=0.7"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(out)["conversation_id"].nunique() == 60
+    result = runner.invoke(app, ["fit", str(out), "--out", str(tmp_path / "fit"), "--parameters", "reciprocity",
+                                 "--sim-ratio", "2", "--min-sim", "100", "--max-evals", "20"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "fit" / "fit.json").read_text())
+    assert set(saved["estimates"]) == {"reciprocity"} and len(saved["moments"]) == len(MOMENT_NAMES)
+    assert json.loads((tmp_path / "fit" / "params.json").read_text())["reciprocity"] == saved["estimates"]["reciprocity"]
+
+
+def test_cli_errors_are_one_line_with_exit_code_1(app: typer.Typer, tmp_path: Path):
+    runner = CliRunner()
+    for args in (["simulate", "no_such_scenario"], ["simulate", "baseline", "--set", "pace=fast"],
+                 ["simulate", "baseline", "--out", str(tmp_path / "x.txt")],
+                 ["fit", str(tmp_path / "missing.csv")], ["fit", str(tmp_path / "missing.csv"), "--parameters", "x"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "error:" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[params]\npace = 'x'\n")
+    result = runner.invoke(app, ["simulate", str(bad)])
+    assert result.exit_code == 1 and "pace" in result.output
+    assert runner.invoke(app, ["simulate", "--help"]).exit_code == 0
