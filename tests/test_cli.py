@@ -78,3 +78,24 @@ def test_outcomes_names_a_missing_outcome_column() -> None:
     result = runner.invoke(app, ["outcomes", str(EXAMPLES / "conversations.csv"), "--outcome", "nope", "--use-codes"])
     assert result.exit_code == 1
     assert "field 'nope': no such outcome/covariate column" in " ".join(result.output.split())
+
+
+def test_detect_single_text_prints_the_schema() -> None:
+    result = runner.invoke(app, ["detect", "--text", "I was diagnosed with depression last year and I'm scared."])
+    assert result.exit_code == 0, result.output
+    codes = json.loads(result.output)
+    assert set(codes) >= {"info_disclosure", "emo_disclosure", "disclosure", "depth", "layer", "topics"}
+    assert codes["disclosure"] is True and codes["layer"] >= 2
+
+
+def test_detect_table_appends_codes(tmp_path: Path) -> None:
+    import pandas as pd
+
+    source = tmp_path / "texts.csv"
+    pd.DataFrame({"post": ["I'm a nurse in Leeds.", "The bus was late again.", ""]}).to_csv(source, index=False)
+    out = tmp_path / "codes.parquet"
+    result = runner.invoke(app, ["detect", str(source), "--text-column", "post", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    coded = pd.read_parquet(out)
+    assert len(coded) == 3 and coded.loc[2, "layer"] == 0
+    assert coded.loc[0, "info_disclosure"] > coded.loc[1, "info_disclosure"]

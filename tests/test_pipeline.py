@@ -102,3 +102,18 @@ def test_advise_api_flags_premature_and_unreciprocated_disclosure() -> None:
     assert "unreciprocated_disclosure" in kinds["c04_one_sided_first_date"]
     assert not any(name.startswith(("c01", "c02", "c03")) for name in kinds.index)
     assert alerts["suggestion"].str.len().gt(10).all()
+
+
+def test_detector_codes_recover_the_same_ordering() -> None:
+    """The bundled detector, not the hand codes, drives the default pipeline (`make run`)."""
+    table = reciprocity.read(EXAMPLE)
+    result = reciprocity.analyze(table, seed=3, n_permutations=50)
+    assert result.summary["codes"] == "detector"
+    coded = result.utterances
+    assert (coded["disclosure"] == coded["input_disclosure"].astype(bool)).mean() > 0.85
+    assert coded[["depth", "input_depth"]].corr("spearman").iloc[0, 1] > 0.7
+    matching = _by_pattern(result, "lagged_matching")
+    assert min(matching["reciprocal"], matching["slow_deepening"]) > matching["one_sided"] + 0.5
+    assert _by_pattern(result, "balance_index").idxmax() == "one_sided"
+    assert _by_pattern(result, "first_core_position").idxmin() == "premature_deep"
+    assert _by_pattern(result, "disclosure_rate").idxmin() == "small_talk"

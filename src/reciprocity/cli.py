@@ -74,7 +74,7 @@ def analyze(
         f"(codes: {summary['codes']}); disclosure rate {summary['disclosure_rate']:.2f}, mean depth {summary['mean_depth']:.2f}"
     )
     for name, path in paths.items():
-        console.print(f"  {name:<14} {path}", highlight=False)
+        console.print(f"  {name:<18} {path}", highlight=False)
 
 
 @app.command()

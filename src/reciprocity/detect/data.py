@@ -1,0 +1,84 @@
+"""Readers for the training corpora under ``data_dir`` (the project's ``../shared/data``).
+
+* ``offmychest/train.csv`` — CL-Aff 2020 #OffMyChest sentences (Jaidka et al. 2020, CC BY 4.0); columns
+  ``full_text``, ``Information_disclosure``, ``Emotional_disclosure`` (0/1) and the post ``id``.
+* ``question_intimacy/final_{train,val,test}.txt`` — Pei & Jurgens (2020), TSV ``text<TAB>score`` in about
+  [-1, 1], no header (MIT). Rescaled to [0, 1] by ``(score + 1) / 2``.
+* ``tweet_intimacy/train.csv`` — SemEval-2023 Task 9 (Pei et al. 2023), English rows only; ``label`` 1–5,
+  rescaled by ``(label - 1) / 4`` (research use).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OFFMYCHEST = Path("offmychest") / "train.csv"
+QUESTION_TRAIN = Path("question_intimacy") / "final_train.txt"
+QUESTION_TEST = Path("question_intimacy") / "final_test.txt"
+TWEETS = Path("tweet_intimacy") / "train.csv"
+TRAINING_FILES: tuple[Path, ...] = (OFFMYCHEST, QUESTION_TRAIN, TWEETS)
+
+
+def _require(data_dir: Path, rel: Path) -> Path:
+    path = Path(data_dir) / rel
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"training data file not found: {path} (expected the shared data folder, e.g. --data ../shared/data)"
+        )
+    return path
+
+
+def load_offmychest(data_dir: Path) -> pd.DataFrame:
+    """Sentences with ``text``, ``info`` and ``emo`` (0/1 ints) and ``group`` (Reddit post id)."""
+    df = pd.read_csv(_require(data_dir, OFFMYCHEST))
+    for col in ("full_text", "Information_disclosure", "Emotional_disclosure"):
+        if col not in df.columns:
+            raise ValueError(f"{Path(data_dir) / OFFMYCHEST}: missing column '{col}'")
+    return pd.DataFrame(
+        {
+            "text": df["full_text"].fillna("").astype(str),
+            "info": df["Information_disclosure"].astype(int),
+            "emo": df["Emotional_disclosure"].astype(int),
+            "group": df["id"].astype(str) if "id" in df.columns else pd.Series(np.arange(len(df))).astype(str),
+        }
+    )
+
+
+def load_questions(data_dir: Path, split: Path = QUESTION_TRAIN) -> pd.DataFrame:
+    """Question-intimacy rows: ``text``, ``target`` in [0, 1]."""
+    df = pd.read_csv(
+        _require(data_dir, split), sep="\t", header=None, names=["text", "score"], quoting=csv.QUOTE_NONE,
+        dtype={"text": str}, keep_default_na=False,
+    )
+    return pd.DataFrame({"text": df["text"].astype(str), "target": ((df["score"].astype(float) + 1.0) / 2.0).clip(0, 1)})
+
+
+def load_tweets(data_dir: Path) -> pd.DataFrame:
+    """English tweet-intimacy rows: ``text``, ``target`` in [0, 1] (original row order kept)."""
+    df = pd.read_csv(_require(data_dir, TWEETS))
+    df = df[df["language"] == "English"]
+    return pd.DataFrame(
+        {"text": df["text"].fillna("").astype(str), "target": ((df["label"].astype(float) - 1.0) / 4.0).clip(0, 1)}
+    ).reset_index(drop=True)
+
+
+def tweet_holdout_mask(n: int, fraction: float = 0.2, seed: int = 0) -> np.ndarray:
+    """Deterministic boolean mask of a ``fraction`` slice of ``n`` tweets (for held-out evaluation)."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.permutation(n)[: int(round(fraction * n))]] = True
+    return mask
+
+
+def data_hash(data_dir: Path, files: tuple[Path, ...] = TRAINING_FILES) -> str:
+    """SHA-256 over the bytes of the training files (in a fixed order), to pin what an artefact was built from."""
+    h = hashlib.sha256()
+    for rel in files:
+        h.update(str(rel).encode())
+        h.update(_require(data_dir, rel).read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,96 @@
+"""Stateless hashed n-gram features with a stored idf vector.
+
+Two blocks, each ``HashingVectorizer`` (no vocabulary to store, so the artefact is just arrays):
+
+* word 1–2-grams (tokens ``\\b\\w+\\b`` so that "I" and "'m" survive, plus ``!``/``?``),
+* character 2–5-grams inside word boundaries (``char_wb``), robust to spelling, emoji and other scripts.
+
+Per block: sublinear tf ``1 + ln(tf)``, times smoothed idf ``ln((1 + n) / (1 + df)) + 1`` (Salton & Buckley 1988;
+the scikit-learn convention), then L2 row normalisation; the two blocks are concatenated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything needed to rebuild the hashing vectorisers bit-for-bit."""
+
+    n_features_word: int = 2**18
+    n_features_char: int = 2**18
+    word_ngram: tuple[int, int] = (1, 2)
+    char_ngram: tuple[int, int] = (2, 5)
+    token_pattern: str = r"(?u)\b\w+\b|[!?]"
+    sublinear_tf: bool = True
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["word_ngram"], d["char_ngram"] = list(self.word_ngram), list(self.char_ngram)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> FeatureConfig:
+        d = dict(d)
+        d["word_ngram"], d["char_ngram"] = tuple(d["word_ngram"]), tuple(d["char_ngram"])
+        return cls(**d)
+
+    @property
+    def n_features(self) -> int:
+        return self.n_features_word + self.n_features_char
+
+
+class Featurizer:
+    """Hashed word + char n-gram tf-idf features. ``fit`` only learns the idf vectors."""
+
+    def __init__(self, config: FeatureConfig | None = None):
+        self.config = config or FeatureConfig()
+        c = self.config
+        common = dict(alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
+        self._word = HashingVectorizer(
+            n_features=c.n_features_word, ngram_range=c.word_ngram, token_pattern=c.token_pattern, **common
+        )
+        self._char = HashingVectorizer(
+            n_features=c.n_features_char, analyzer="char_wb", ngram_range=c.char_ngram, **common
+        )
+        self.idf_word: np.ndarray | None = None
+        self.idf_char: np.ndarray | None = None
+
+    def _counts(self, texts) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        return self._word.transform(texts), self._char.transform(texts)
+
+    @staticmethod
+    def _idf(counts: sp.csr_matrix) -> np.ndarray:
+        n = counts.shape[0]
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        return (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+
+    def fit(self, texts) -> Featurizer:
+        self.fit_transform(texts)
+        return self
+
+    def _weight(self, counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        x = counts.astype(np.float32)
+        if self.config.sublinear_tf:
+            np.log(x.data, out=x.data)
+            x.data += 1.0
+        x = x @ sp.diags(idf, format="csr", dtype=np.float32)
+        return normalize(x, norm="l2", copy=False)
+
+    def transform(self, texts) -> sp.csr_matrix:
+        if self.idf_word is None or self.idf_char is None:
+            raise RuntimeError("Featurizer is not fitted (no idf vectors)")
+        w, c = self._counts(texts)
+        return sp.hstack([self._weight(w, self.idf_word), self._weight(c, self.idf_char)], format="csr")
+
+    def fit_transform(self, texts) -> sp.csr_matrix:
+        """Learn the idf vectors on ``texts`` and return their features (hashing done once)."""
+        w, c = self._counts(texts)
+        self.idf_word, self.idf_char = self._idf(w), self._idf(c)
+        return sp.hstack([self._weight(w, self.idf_word), self._weight(c, self.idf_char)], format="csr")

@@ -1,0 +1,201 @@
+"""Tests for the fast-tier disclosure detector (reciprocity.detect).
+
+They use the artefact bundled in the package and small in-test fixtures; tests that need the shared data folder
+skip when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reciprocity.detect import DisclosureDetector, detect, train_detector
+from reciprocity.detect.calibration import choose_threshold, expected_calibration_error, macro_f1, platt_apply, platt_fit
+from reciprocity.detect.features import FeatureConfig
+from reciprocity.detect.model import ARTIFACT_DIR, DetectorConfig
+from reciprocity.detect.text import split_sentences
+from reciprocity.schema import CODE_COLUMNS, TOPICS
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+DISCLOSURE = "I was diagnosed with depression last year and I'm terrified"
+SMALL_TALK = "The bus was late again."
+
+# Tiny labelled fixture for fitting (info, emo), written for these tests.
+FIXTURE = [
+    ("I'm a nurse and I live in Leeds.", 1, 0),
+    ("My husband and I have two kids.", 1, 0),
+    ("I was diagnosed with anxiety when I was 19.", 1, 1),
+    ("I'm so scared and lonely since my mum died.", 1, 1),
+    ("I feel so happy today, I could cry.", 0, 1),
+    ("I love this so much, it made my day!", 0, 1),
+    ("It's a book by Hemingway.", 0, 0),
+    ("Have you tried family therapy?", 0, 0),
+    ("The bus was late again.", 0, 0),
+    ("What time does the shop open?", 0, 0),
+    ("I work as a teacher in a small town.", 1, 0),
+    ("I hate myself for what I did to my brother.", 1, 1),
+] * 3
+
+# Small hashing spaces keep the fit tests fast; the pipeline is the same.
+SMALL = DetectorConfig(features=FeatureConfig(n_features_word=2**12, n_features_char=2**12), n_folds=3)
+
+
+@pytest.fixture(scope="module")
+def bundled() -> DisclosureDetector:
+    return DisclosureDetector.load()
+
+
+def test_columns_and_types(bundled):
+    out = bundled.predict([SMALL_TALK, DISCLOSURE, "I'm a nurse in Leeds."])
+    assert list(out.columns) == list(CODE_COLUMNS)
+    assert len(out) == 3
+    assert out["info_disclosure"].dtype == np.float64 and out["emo_disclosure"].dtype == np.float64
+    assert out["disclosure"].dtype == bool
+    assert out["depth"].dtype == np.float64
+    assert np.issubdtype(out["layer"].dtype, np.integer)
+    for topics in out["topics"]:
+        assert isinstance(topics, list)
+        assert set(topics) <= set(TOPICS)
+
+
+def test_probability_and_depth_ranges(bundled):
+    texts = [SMALL_TALK, DISCLOSURE, "", "I love hiking.", "My sister and I don't talk since the wedding."]
+    out = bundled.predict(texts)
+    for col in ("info_disclosure", "emo_disclosure"):
+        assert ((out[col] >= 0) & (out[col] <= 1)).all()
+    assert ((out["depth"] >= 0) & (out["depth"] <= 3)).all()
+    assert out["layer"].isin([0, 1, 2, 3]).all()
+    # layer 0 exactly when not a disclosure
+    assert ((out["layer"] == 0) == ~out["disclosure"]).all()
+
+
+def test_series_index_preserved_and_detect_function():
+    s = pd.Series([SMALL_TALK, DISCLOSURE], index=["a", "b"])
+    out = detect(s)
+    assert list(out.index) == ["a", "b"]
+    assert list(detect([SMALL_TALK]).index) == [0]
+
+
+def test_deterministic(bundled):
+    texts = [DISCLOSURE, SMALL_TALK, "I'm 24 and I just moved to Berlin for work."]
+    a, b = bundled.predict(texts), DisclosureDetector.load().predict(texts)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_disclosure_deeper_than_small_talk(bundled):
+    out = bundled.predict([DISCLOSURE, SMALL_TALK])
+    assert out["depth"].iloc[0] > out["depth"].iloc[1]
+    assert bool(out["disclosure"].iloc[0])
+    assert out["layer"].iloc[0] >= 2
+    assert "physical_condition_appearance" in out["topics"].iloc[0]
+
+
+def test_topics_empty_for_non_disclosures(bundled):
+    texts = [SMALL_TALK, "It's a book by Hemingway.", "What time is it?", "Are you ok?", DISCLOSURE]
+    out = bundled.predict(texts)
+    assert (out.loc[~out["disclosure"], "topics"].map(len) == 0).all()
+    assert not out["disclosure"].iloc[0]
+
+
+def test_edge_inputs_do_not_crash(bundled):
+    long = ("I went to the shop and bought some milk " * 2600)[:100_000]
+    texts = ["", "   ", "😀😀😀🎉", "Je suis très triste aujourd'hui.", "我今天很难过。", long, None, "?!..."]
+    out = bundled.predict(pd.Series(texts, dtype=object))
+    assert len(out) == len(texts)
+    assert out.loc[0, "info_disclosure"] == 0.0 and out.loc[0, "emo_disclosure"] == 0.0
+    assert out.loc[0, "layer"] == 0 and out.loc[0, "depth"] == 0.0 and out.loc[0, "topics"] == []
+    assert out.loc[6, "layer"] == 0
+    assert np.isfinite(out[["info_disclosure", "emo_disclosure", "depth"]].to_numpy()).all()
+    # empty-topic lists are distinct objects
+    out.loc[0, "topics"].append("x")
+    assert out.loc[1, "topics"] == []
+
+
+def test_empty_batch(bundled):
+    out = bundled.predict([])
+    assert list(out.columns) == list(CODE_COLUMNS) and len(out) == 0
+
+
+def test_long_utterance_aggregates_sentences(bundled):
+    single = bundled.predict([DISCLOSURE + "."])
+    combo = bundled.predict([SMALL_TALK + " " + DISCLOSURE + ". Anyway, see you tomorrow."])
+    assert combo["depth"].iloc[0] == pytest.approx(single["depth"].iloc[0])
+    assert set(single["topics"].iloc[0]) <= set(combo["topics"].iloc[0])
+
+
+def test_sentence_splitter():
+    sents = split_sentences(pd.Series(["Hi there. I'm 30! Are you?", "", "no punctuation here"]))
+    assert sents["doc"].tolist() == [0, 0, 0, 2]
+    assert sents["sentence"].tolist()[1] == "I'm 30!"
+
+
+def test_save_load_roundtrip(tmp_path):
+    texts, info, emo = zip(*FIXTURE)
+    det = DisclosureDetector(SMALL, seed=3).fit(
+        list(texts), info, emo, intimacy_texts=["How are you?", "Do you ever feel lonely?"] * 5,
+        intimacy_scores=[-1.0, 1.0] * 5,
+    )
+    det.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"model.json", "model.npz"}
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert set(meta["thresholds"]) == {"info", "emo"}
+    again = DisclosureDetector.load(tmp_path)
+    probe = ["I'm a nurse in Leeds.", SMALL_TALK, "I feel so lonely."]
+    pd.testing.assert_frame_equal(det.predict(probe), again.predict(probe))
+    assert again.transform(probe).shape == (3, len(CODE_COLUMNS))
+
+
+def test_fit_is_deterministic():
+    texts, info, emo = zip(*FIXTURE)
+    a = DisclosureDetector(SMALL, seed=1).fit(list(texts), info, emo)
+    b = DisclosureDetector(SMALL, seed=1).fit(list(texts), info, emo)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert a.thresholds_ == b.thresholds_
+
+
+def test_bundled_artifact_is_small_and_not_pickle():
+    files = {p.name: p.stat().st_size for p in ARTIFACT_DIR.iterdir() if p.is_file()}
+    assert "model.json" in files and "model.npz" in files
+    assert sum(files.values()) < 40 * 2**20
+    with np.load(ARTIFACT_DIR / "model.npz", allow_pickle=False) as z:
+        assert z["weights"].dtype == np.float32
+
+
+def test_loads_without_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    out = DisclosureDetector.load().predict([DISCLOSURE])
+    assert out["disclosure"].iloc[0]
+
+
+def test_calibration_helpers():
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=4000)
+    y = rng.random(4000) < 1 / (1 + np.exp(-2 * s))
+    a, b = platt_fit(s, y)
+    p = platt_apply(s, a, b)
+    assert expected_calibration_error(y, p) < 0.05
+    t, f1 = choose_threshold(y, p)
+    assert f1 == pytest.approx(macro_f1(y, p >= t), abs=1e-9)
+
+
+def test_train_detector_missing_data_names_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="offmychest"):
+        train_detector(tmp_path / "nowhere", out_dir=tmp_path / "out")
+
+
+@pytest.mark.skipif(not (SHARED / "offmychest" / "train.csv").is_file(), reason="shared data not present")
+def test_bundled_artifact_matches_shared_data():
+    from reciprocity.detect.data import data_hash
+
+    meta = json.loads((ARTIFACT_DIR / "model.json").read_text())
+    assert meta["metadata"]["training_data_sha256"] == data_hash(SHARED)
