@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -61,7 +63,9 @@ def test_outputs_are_written(coded_result: reciprocity.Analysis, tmp_path: Path)
     summary = paths["summary"].read_text()
     assert '"codes": "input"' in summary and "NaN" not in summary
     html = paths["report"].read_text()
-    assert html.count('id="trajectory-') == 10
+    payload = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    assert payload is not None and len(json.loads(payload.group(1))["conv"]["id"]) == 10
+    assert 'id="trajectory"' in html
     assert "<script src=" not in html  # plotly.js is inlined: the report works offline
 
 

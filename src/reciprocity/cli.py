@@ -202,8 +202,10 @@ def outcomes(
 def _register_extensions() -> None:
     """Commands that live next to their library code (simulator, report)."""
     from reciprocity.model.cli import register as register_model
+    from reciprocity.report.cli import register as register_report
 
     register_model(app)
+    register_report(app)
 
 
 _register_extensions()
