@@ -195,7 +195,7 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     dyad_transitions = pd.concat([layer.by_dyad, disclosure.by_dyad], ignore_index=True)
     for table in (transitions, dyad_transitions):
         for column in ("from", "to"):
-            table[column] = table[column].map(lambda v: int(v) if isinstance(v, (bool, np.bool_)) else v).astype("int64")
+            table[column] = table[column].to_numpy().astype("int64")  # bools (disclosure) -> 0/1, vectorised
     multilevel = lagged_multilevel(coded, pairs)
     slopes = dyad_slopes(lag_design(coded, pairs))
     dyads = (disclosure.yules_q.merge(slopes, on=CONVERSATION, how="left")
@@ -208,8 +208,8 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     summary = {
         "multilevel": multilevel.headline(),
         "lag_sequential": {
-            "layer_same_layer_adjusted_residuals": {LAYER_NAMES[int(r["from"])]: r["adjusted_residual"]
-                                                    for _, r in diagonal.iterrows()},
+            "layer_same_layer_adjusted_residuals": dict(zip((LAYER_NAMES[int(v)] for v in diagonal["from"]),
+                                                            diagonal["adjusted_residual"].tolist())),
             "disclosure_yules_q_median": float(np.nanmedian(q)) if np.isfinite(q).any() else float("nan"),
             "disclosure_yules_q_mean": float(np.nanmean(q)) if np.isfinite(q).any() else float("nan"),
             "n_dyads_with_q": int(np.isfinite(q).sum()),
@@ -221,7 +221,8 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
         },
         "groups": {
             "n_group_conversations": int(groups[CONVERSATION].nunique()) if len(groups) else 0,
-            "srm": {row["component"]: row["estimate"] for _, row in srm.variances.loc[srm.variances["group"] == "pooled"].iterrows()},
+            "srm": dict(zip(*srm.variances.loc[srm.variances["group"] == "pooled", ["component", "estimate"]]
+                            .to_numpy().T.tolist())) if len(srm.variances) else {},
             "srm_excluded": srm.excluded.to_dict("records"),
         },
     }

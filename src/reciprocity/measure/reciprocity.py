@@ -144,14 +144,32 @@ class PseudoDyads:
 
 
 def pseudo_dyads(conversation_code: np.ndarray, speakers: np.ndarray, n_conversations: int,
-                 rng: np.random.Generator, pool: int = 99) -> PseudoDyads:
-    """Pair each two-speaker conversation with its ``pool`` nearest-in-length others (vectorised)."""
+                 rng: np.random.Generator, pool: int = 99, *, speaker_code: np.ndarray | None = None) -> PseudoDyads:
+    """Pair each two-speaker conversation with its ``pool`` nearest-in-length others (vectorised).
+
+    ``speaker_code`` (optional): integer codes of (conversation, speaker), as ``speakers`` would give.
+    """
+    conversation_code = np.asarray(conversation_code)
+    if speaker_code is None:
+        speaker_code = pd.MultiIndex.from_arrays([conversation_code, np.asarray(speakers)]).factorize()[0]
+    speaker_code = np.asarray(speaker_code)
     n = len(conversation_code)
-    speaker_code = pd.factorize(pd.Series(conversation_code).astype(str) + "\x1f" + pd.Series(speakers).astype(str))[0]
-    first_speaker = pd.Series(speaker_code).groupby(conversation_code).transform("first").to_numpy()
+    # first speaker of each conversation: the speaker of its first row (in row order)
+    first_row = np.zeros(n_conversations, dtype=np.int64)
+    present, first_index = np.unique(conversation_code, return_index=True)
+    first_row[present] = first_index
+    first_speaker = speaker_code[first_row][conversation_code] if n else speaker_code
     role_b = speaker_code != first_speaker
-    n_speakers = pd.Series(speaker_code).groupby(conversation_code).nunique().reindex(range(n_conversations)).fillna(0).to_numpy()
-    index_in_role = pd.Series(role_b).groupby([conversation_code, role_b]).cumcount().to_numpy()
+    conversation_of_speaker = np.zeros(int(speaker_code.max()) + 1 if n else 0, dtype=np.int64)
+    conversation_of_speaker[speaker_code] = conversation_code
+    n_speakers = np.bincount(conversation_of_speaker, minlength=n_conversations)
+    # k-th turn of its speaker's role within the conversation: running count per (conversation, role)
+    key = conversation_code.astype(np.int64) * 2 + role_b
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key, minlength=2 * n_conversations)
+    starts = np.cumsum(counts) - counts
+    index_in_role = np.empty(n, dtype=np.int64)
+    index_in_role[order] = np.arange(n) - starts[key[order]]
     b_count = np.bincount(conversation_code[role_b], minlength=n_conversations)
     b_start = np.cumsum(b_count) - b_count
     b_rows = np.flatnonzero(role_b)[np.argsort(conversation_code[role_b], kind="stable")]
@@ -217,29 +235,179 @@ def bootstrap_indices(n: int, rng: np.random.Generator, n_boot: int = 1000) -> n
 
 
 def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boot: int = 1000,
-                  minus: np.ndarray | None = None) -> tuple[float, float]:
-    """Percentile bootstrap CI (95%) over dyads, vectorised.
+                  minus: np.ndarray | None = None, chunk_elements: int = 4_000_000) -> tuple[float, float]:
+    """Percentile bootstrap CI (95%) over dyads, vectorised in chunks of resamples.
 
     ``statistic`` is ``"fisher"`` (Fisher-z mean), ``"mean"``, or a callable mapping an
     (n_boot, n) matrix to n_boot estimates along axis 1. With ``minus`` (same length as
     ``values``) the CI is for statistic(values) - statistic(minus) on the same resampled dyads.
+    The resamples are the rows of ``rng.integers(0, n, size=(n_boot, n))`` (drawn in chunks of
+    rows, which yields the same stream), so memory stays at ``chunk_elements`` indices.
     """
     keep = ~np.isnan(values) if minus is None else ~(np.isnan(values) | np.isnan(minus))
     values = values[keep]
-    if len(values) < 2:
+    n = len(values)
+    if n < 2:
         return float("nan"), float("nan")
-    function = {"fisher": lambda m: fisher_mean_rows(m, axis=1), "mean": lambda m: _nanmean_rows(m, axis=1)}.get(
-        statistic, statistic) if isinstance(statistic, str) else statistic
-    draws = bootstrap_indices(len(values), rng, n_boot)
-    estimates = function(values[draws])
-    if minus is not None:
-        estimates = estimates - function(minus[keep][draws])
+    if isinstance(statistic, str):
+        if statistic == "fisher":
+            transform = lambda v: np.arctanh(np.clip(v, -0.999, 0.999))  # noqa: E731
+            finish = np.tanh
+        elif statistic == "mean":
+            transform, finish = (lambda v: v), (lambda m: m)  # noqa: E731
+        else:
+            raise ValueError(f"unknown statistic {statistic!r}")
+        z = transform(values)
+        z_minus = transform(minus[keep]) if minus is not None else None
+
+        def function(draws: np.ndarray) -> np.ndarray:
+            estimate = finish(z[draws].mean(axis=1))
+            return estimate - finish(z_minus[draws].mean(axis=1)) if z_minus is not None else estimate
+    else:
+        other = minus[keep] if minus is not None else None
+
+        def function(draws: np.ndarray) -> np.ndarray:
+            estimate = statistic(values[draws])
+            return estimate - statistic(other[draws]) if other is not None else estimate
+    rows = max(1, chunk_elements // n)
+    estimates = np.concatenate([function(rng.integers(0, n, size=(min(rows, n_boot - start), n), dtype=np.int32))
+                                for start in range(0, n_boot, rows)])
     low, high = np.nanpercentile(estimates, [2.5, 97.5])
     return float(low), float(high)
 
 
+class _NullEngine:
+    """Null statistics for batches of re-mapped codes, from per-speaker sums (no per-draw sorting).
+
+    For a batch of B source maps, the pair features (x, y, x^2, y^2, xy for depth; prev
+    disclosed, both disclosed, next disclosed) are laid out as a (n_pairs, 8 B) matrix and summed
+    per responder with one sparse indicator product, then per conversation with a second one.
+    Depth codes on a quarter-point grid are summed in float32 (those sums are exact), others in
+    float64; disclosure counts are exact integers in float32.
+    """
+
+    def __init__(self, depth: np.ndarray, disclosed: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
+                 responder: np.ndarray, n_speakers: int, conversation_of_speaker: np.ndarray, n_conversations: int):
+        from scipy import sparse
+
+        grid = depth * 4
+        exact = len(depth) == 0 or (bool(np.all(grid == np.round(grid))) and float(np.abs(depth).max()) <= 64)
+        self.dtype = np.float32 if exact else np.float64
+        self.prev, self.nxt = prev, nxt
+        self.to_speaker = sparse.csr_matrix(
+            (np.ones(len(prev), dtype=self.dtype), (responder, np.arange(len(prev)))), shape=(n_speakers, len(prev)))
+        self.to_conversation = sparse.csr_matrix(
+            (np.ones(n_speakers), (conversation_of_speaker, np.arange(n_speakers))), shape=(n_conversations, n_speakers))
+        self.depth = depth.astype(self.dtype)
+        self.disclosed = disclosed.astype(self.dtype)
+        self.n_pairs_speaker = np.bincount(responder, minlength=n_speakers).astype(float)
+        self.n_pairs_conversation = self.to_conversation @ self.n_pairs_speaker
+
+    def statistics(self, source: np.ndarray, speakers: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(r_lag, conditional) per conversation and conditional per speaker, each (B, groups), for
+        (B, n_rows) ``source`` maps (row i takes the codes of row ``source[b, i]``)."""
+        batch = source.shape[0]
+        columns = np.ascontiguousarray(source.T)                               # (n_rows, B)
+        sp, sn = columns[self.prev], columns[self.nxt]                          # (n_pairs, B)
+        features = np.empty((len(self.prev), 8, batch), dtype=self.dtype)
+        x, y = self.depth[sp], self.depth[sn]
+        features[:, 0], features[:, 1] = x, y
+        np.multiply(x, x, out=features[:, 2])
+        np.multiply(y, y, out=features[:, 3])
+        np.multiply(x, y, out=features[:, 4])
+        del x, y
+        px, ny = self.disclosed[sp], self.disclosed[sn]
+        del sp, sn
+        features[:, 5], features[:, 7] = px, ny
+        np.multiply(px, ny, out=features[:, 6])
+        del px, ny
+        by_speaker = np.asarray(self.to_speaker @ features.reshape(len(self.prev), 8 * batch), dtype=float)
+        del features
+        by_conversation = np.asarray(self.to_conversation @ by_speaker)
+        by_speaker = by_speaker.reshape(-1, 8, batch).transpose(1, 2, 0)       # (8, B, n_speakers)
+        by_conversation = by_conversation.reshape(-1, 8, batch).transpose(1, 2, 0)
+        sx, sy, sxx, syy, sxy = by_conversation[:5]
+        n = self.n_pairs_conversation[None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            numerator = n * sxy - sx * sy
+            denominator = np.sqrt((n * sxx - sx**2) * (n * syy - sy**2))
+            r_lag = np.clip(np.where((n >= 3) & (denominator > EPSILON), numerator / denominator, np.nan), -1, 1)
+        conditional = _conditional(*by_conversation[5:], n)
+        conditional_spk = _conditional(*by_speaker[5:], self.n_pairs_speaker[None]) if speakers else None
+        return r_lag, conditional, conditional_spk
+
+
+def _conditional(n_prev: np.ndarray, n_both: np.ndarray, n_next: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_prev > 0, n_both / n_prev - n_next / n, np.nan)
+
+
+class _Tally:
+    """Running per-column permutation tallies: #{null > obs}, #{null == obs} (within EPSILON), #valid, sum."""
+
+    def __init__(self, observed: np.ndarray):
+        self.observed = observed
+        self.greater = np.zeros(len(observed), dtype=np.int64)
+        self.ties = np.zeros(len(observed), dtype=np.int64)
+        self.valid = np.zeros(len(observed), dtype=np.int64)
+        self.total = np.zeros(len(observed))
+
+    def add(self, null: np.ndarray) -> None:
+        valid = ~np.isnan(null)
+        with np.errstate(invalid="ignore"):
+            self.greater += ((null > self.observed + EPSILON) & valid).sum(axis=0)
+            self.ties += ((np.abs(null - self.observed) <= EPSILON) & valid).sum(axis=0)
+        self.valid += valid.sum(axis=0)
+        self.total += np.where(valid, null, 0.0).sum(axis=0)
+
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.valid > 0, self.total / np.maximum(self.valid, 1), np.nan)
+
+    def p_value(self, rng: np.random.Generator | None) -> np.ndarray:
+        """As :func:`_p_value` on the full null matrix (same formula, same tie-break draws)."""
+        u = 1.0 if rng is None else rng.random(np.shape(self.observed))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (1.0 + self.greater + u * self.ties) / (1.0 + self.valid)
+        return np.where(np.isnan(self.observed) | (self.valid == 0), np.nan, p)
+
+
+class _WithinGroups:
+    """Row layout of groups for batched within-group shuffles and circular shifts (built once)."""
+
+    def __init__(self, groups: np.ndarray):
+        self.n = len(groups)
+        self.order = np.argsort(groups, kind="stable")                 # rows grouped, in row order
+        self.sizes = np.bincount(groups) if self.n else np.zeros(0, dtype=np.int64)
+        self.starts = np.cumsum(self.sizes) - self.sizes
+        member = groups[self.order]
+        self.member = member
+        self.within = np.arange(self.n) - self.starts[member]
+        # blocks of equal-size groups: (count, size) matrices of rows, for rng.permuted along axis 1
+        self.blocks = []
+        for size in np.unique(self.sizes[self.sizes > 1]):
+            ids = np.flatnonzero(self.sizes == size)
+            self.blocks.append(self.order[self.starts[ids][:, None] + np.arange(size)[None, :]])
+
+    def shuffle(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        """(batch, n) source maps, each a uniform random permutation within every group."""
+        source = np.broadcast_to(np.arange(self.n), (batch, self.n)).copy()
+        for block in self.blocks:
+            source[:, block] = rng.permuted(np.broadcast_to(block, (batch,) + block.shape), axis=2)
+        return source
+
+    def rotate(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        """(batch, n) source maps rotating each group by its own uniform offset (as :func:`circular_shift_within`)."""
+        source = np.empty((batch, self.n), dtype=np.int64)
+        size = self.sizes[self.member]
+        for b in range(batch):
+            shift = rng.integers(0, np.maximum(self.sizes, 1))
+            source[b, self.order] = self.order[self.starts[self.member] + (self.within + shift[self.member]) % size]
+        return source
+
+
 def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutations: int = 200,
-                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000
+                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000, batch_elements: int = 2_000_000
                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Observed reciprocity against shuffle, circular-shift and pseudo-dyad nulls.
 
@@ -255,49 +423,64 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     observed, null_mean, observed_minus_null, p_value, ci95, plus difference_ci95) and
     ``nulls`` = {shuffle, circular_shift, pseudo_dyad} each with both statistics summarised the
     same way plus ``share_dyads_p_below_05``.
+
+    Null draws are generated and reduced in batches of about ``batch_elements`` pair values
+    (memory stays bounded; per-dyad p-values and null means are tallied as the draws come, and
+    only the corpus-level draw statistics are kept). The shuffle uses ``Generator.permuted`` on
+    blocks of equal-size speakers, so draws for a given seed differ from releases that sorted
+    random keys; they are deterministic for a seed and batch size.
     """
     rng = np.random.default_rng(seed)
     tie_rng = np.random.default_rng([seed, 1])  # independent stream: tie-breaks do not shift the nulls
     conversations, conversation_code = np.unique(coded[CONVERSATION].to_numpy(), return_inverse=True)
-    speaker_key = coded[CONVERSATION].astype(str) + "\x1f" + coded[SPEAKER].astype(str)
-    speaker_code, speaker_names = pd.factorize(speaker_key)
+    conversation_code = conversation_code.reshape(-1)
+    speaker_code = coded.groupby([CONVERSATION, SPEAKER], sort=False).ngroup().to_numpy()
+    n_spk = int(speaker_code.max()) + 1 if len(speaker_code) else 0
+    first_row = np.zeros(n_spk, dtype=np.int64)
+    first_row[speaker_code[::-1]] = np.arange(len(speaker_code))[::-1]
     depth = coded["depth"].to_numpy(float)
     disclosed = coded["disclosure"].to_numpy(bool)
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
     by_conversation = conversation_code[nxt]
     by_responder = speaker_code[nxt]
-    n_conv, n_spk = len(conversations), len(speaker_names)
+    n_conv = len(conversations)
 
-    def per_conversation_stats(source: np.ndarray) -> PairStatistics:
-        return pair_statistics(depth[source], disclosed[source], prev, nxt, by_conversation, n_conv)
+    observed = pair_statistics(depth, disclosed, prev, nxt, by_conversation, n_conv)
+    observed_spk = pair_statistics(depth, disclosed, prev, nxt, by_responder, n_spk)
+    engine = _NullEngine(depth, disclosed, prev, nxt, by_responder, n_spk, conversation_code[first_row], n_conv)
+    batch = int(max(1, min(n_permutations, batch_elements // max(len(prev), 1))))
 
-    def per_speaker_stats(source: np.ndarray) -> PairStatistics:
-        return pair_statistics(depth[source], disclosed[source], prev, nxt, by_responder, n_spk)
+    tally_r: dict[str, _Tally] = {}
+    tally_rec: dict[str, _Tally] = {}
+    tally_rec_spk: dict[str, _Tally] = {}
+    corpus_r: dict[str, np.ndarray] = {}
+    corpus_rec: dict[str, np.ndarray] = {}
+    layout = _WithinGroups(speaker_code)
+    for name, draw in (("shuffle", layout.shuffle), ("circular", layout.rotate)):
+        tally_r[name], tally_rec[name] = _Tally(observed.r_lag), _Tally(observed.conditional)
+        tally_rec_spk[name] = _Tally(observed_spk.conditional)
+        corpus_r[name], corpus_rec[name] = [], []
+        for start in range(0, n_permutations, batch):
+            r_lag, conditional, conditional_spk = engine.statistics(draw(rng, min(batch, n_permutations - start)))
+            tally_r[name].add(r_lag)
+            tally_rec[name].add(conditional)
+            tally_rec_spk[name].add(conditional_spk)
+            corpus_r[name].append(fisher_mean_rows(r_lag, axis=1))
+            corpus_rec[name].append(_nanmean_rows(conditional, axis=1))
 
-    observed = per_conversation_stats(np.arange(len(depth)))
-    observed_spk = per_speaker_stats(np.arange(len(depth)))
-
-    null_r: dict[str, np.ndarray] = {}
-    null_rec: dict[str, np.ndarray] = {}
-    null_rec_spk: dict[str, np.ndarray] = {}
-    for name, draw in (("shuffle", shuffle_within), ("circular", circular_shift_within)):
-        null_r[name] = np.full((n_permutations, n_conv), np.nan)
-        null_rec[name] = np.full((n_permutations, n_conv), np.nan)
-        null_rec_spk[name] = np.full((n_permutations, n_spk), np.nan)
-        for b in range(n_permutations):
-            order = draw(speaker_code, rng)
-            stats = per_conversation_stats(order)
-            null_r[name][b], null_rec[name][b] = stats.r_lag, stats.conditional
-            null_rec_spk[name][b] = per_speaker_stats(order).conditional
-
-    pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, rng, pseudo_pool)
-    pseudo_r = np.full((pseudo.k, n_conv), np.nan)
-    pseudo_rec = np.full((pseudo.k, n_conv), np.nan)
-    for k in range(pseudo.k):
-        stats = per_conversation_stats(pseudo.source(k))
-        pseudo_r[k] = np.where(pseudo.eligible, stats.r_lag, np.nan)
-        pseudo_rec[k] = np.where(pseudo.eligible, stats.conditional, np.nan)
-    null_r["pseudo"], null_rec["pseudo"] = pseudo_r, pseudo_rec
+    pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, rng, pseudo_pool,
+                          speaker_code=speaker_code)
+    pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)     # kept for the corpus-level draws only
+    pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
+    tally_r["pseudo"], tally_rec["pseudo"] = _Tally(observed.r_lag), _Tally(observed.conditional)
+    for start in range(0, pseudo.k, batch):
+        ks = range(start, min(start + batch, pseudo.k))
+        r_lag, conditional, _ = engine.statistics(np.stack([pseudo.source(k) for k in ks]), speakers=False)
+        r_lag = np.where(pseudo.eligible, r_lag, np.nan)
+        conditional = np.where(pseudo.eligible, conditional, np.nan)
+        tally_r["pseudo"].add(r_lag)
+        tally_rec["pseudo"].add(conditional)
+        pseudo_r[start:start + len(ks)], pseudo_rec[start:start + len(ks)] = r_lag, conditional
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # groups with no defined statistic
@@ -305,29 +488,28 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             CONVERSATION: conversations,
             "n_exchanges": observed.n_pairs.astype(int),
             "lagged_matching": observed.r_lag,
-            "lagged_matching_null": np.nanmean(null_r["shuffle"], axis=0),
-            "lagged_matching_p": _p_value(observed.r_lag, null_r["shuffle"], tie_rng),
+            "lagged_matching_null": tally_r["shuffle"].mean(),
+            "lagged_matching_p": tally_r["shuffle"].p_value(tie_rng),
             "matching_index": observed.matching,
             "conditional_reciprocity": observed.conditional,
-            "conditional_reciprocity_null": np.nanmean(null_rec["shuffle"], axis=0),
-            "conditional_reciprocity_p": _p_value(observed.conditional, null_rec["shuffle"], tie_rng),
+            "conditional_reciprocity_null": tally_rec["shuffle"].mean(),
+            "conditional_reciprocity_p": tally_rec["shuffle"].p_value(tie_rng),
         }
         for name in ("circular", "pseudo"):
-            columns[f"lagged_matching_null_{name}"] = np.nanmean(null_r[name], axis=0)
-            columns[f"lagged_matching_p_{name}"] = _p_value(observed.r_lag, null_r[name], tie_rng)
-            columns[f"conditional_reciprocity_null_{name}"] = np.nanmean(null_rec[name], axis=0)
-            columns[f"conditional_reciprocity_p_{name}"] = _p_value(observed.conditional, null_rec[name], tie_rng)
+            columns[f"lagged_matching_null_{name}"] = tally_r[name].mean()
+            columns[f"lagged_matching_p_{name}"] = tally_r[name].p_value(tie_rng)
+            columns[f"conditional_reciprocity_null_{name}"] = tally_rec[name].mean()
+            columns[f"conditional_reciprocity_p_{name}"] = tally_rec[name].p_value(tie_rng)
         per_conversation = pd.DataFrame(columns)
-        conversation_of, speaker_of = zip(*(name.split("\x1f", 1) for name in speaker_names)) if n_spk else ((), ())
         per_speaker = pd.DataFrame({
-            CONVERSATION: list(conversation_of),
-            SPEAKER: list(speaker_of),
+            CONVERSATION: coded[CONVERSATION].to_numpy()[first_row],
+            SPEAKER: coded[SPEAKER].to_numpy()[first_row],
             "n_responses": observed_spk.n_pairs.astype(int),
             "conditional_reciprocity": observed_spk.conditional,
-            "conditional_reciprocity_null": np.nanmean(null_rec_spk["shuffle"], axis=0),
-            "conditional_reciprocity_p": _p_value(observed_spk.conditional, null_rec_spk["shuffle"], tie_rng),
-            "conditional_reciprocity_null_circular": np.nanmean(null_rec_spk["circular"], axis=0),
-            "conditional_reciprocity_p_circular": _p_value(observed_spk.conditional, null_rec_spk["circular"], tie_rng),
+            "conditional_reciprocity_null": tally_rec_spk["shuffle"].mean(),
+            "conditional_reciprocity_p": tally_rec_spk["shuffle"].p_value(tie_rng),
+            "conditional_reciprocity_null_circular": tally_rec_spk["circular"].mean(),
+            "conditional_reciprocity_p_circular": tally_rec_spk["circular"].p_value(tie_rng),
         })
 
     mean_r = fisher_mean(observed.r_lag)
@@ -335,39 +517,48 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     mean_rec = float(np.mean(observed.conditional[finite_rec])) if finite_rec.any() else float("nan")
     nulls = {}
     for name in NULLS:
-        r_null, rec_null = null_r[name], null_rec[name]
         if name == "pseudo":
             # corpus null draws: each draw pairs every dyad with one of its K partners at random
             if pseudo.k:
                 pick = rng.integers(0, pseudo.k, size=(n_permutations, n_conv))
-                r_null = np.take_along_axis(r_null, pick, axis=0)
-                rec_null = np.take_along_axis(rec_null, pick, axis=0)
+                r_null = np.take_along_axis(pseudo_r, pick, axis=0).astype(float)
+                rec_null = np.take_along_axis(pseudo_rec, pick, axis=0).astype(float)
+                del pick
+            else:
+                r_null = rec_null = np.zeros((0, n_conv))
+            draws_r = fisher_mean_rows(r_null, axis=1) if len(r_null) else np.array([])
+            draws_rec = _nanmean_rows(rec_null, axis=1) if len(rec_null) else np.array([])
+            del r_null, rec_null
             mask = pseudo.eligible
+            n_null = pseudo.k
         else:
+            draws_r = np.concatenate(corpus_r[name]) if corpus_r[name] else np.array([])
+            draws_rec = np.concatenate(corpus_rec[name]) if corpus_rec[name] else np.array([])
             mask = np.ones(n_conv, dtype=bool)
-        corpus_r = fisher_mean_rows(r_null, axis=1) if len(r_null) else np.array([])
-        corpus_rec = _nanmean_rows(rec_null, axis=1) if len(rec_null) else np.array([])
+            n_null = n_permutations
         obs_r = fisher_mean(observed.r_lag[mask])
         obs_rec_values = observed.conditional[mask & finite_rec]
         obs_rec = float(obs_rec_values.mean()) if len(obs_rec_values) else float("nan")
-        dyad_null_r = np.where(mask, per_conversation[f"lagged_matching_null{'' if name == 'shuffle' else '_' + name}"].to_numpy(), np.nan)
-        dyad_null_rec = np.where(mask, per_conversation[f"conditional_reciprocity_null{'' if name == 'shuffle' else '_' + name}"].to_numpy(), np.nan)
-        p_r = per_conversation[f"lagged_matching_p{'' if name == 'shuffle' else '_' + name}"].to_numpy()
-        p_rec = per_conversation[f"conditional_reciprocity_p{'' if name == 'shuffle' else '_' + name}"].to_numpy()
+        suffix = "" if name == "shuffle" else "_" + name
+        dyad_null_r = np.where(mask, per_conversation[f"lagged_matching_null{suffix}"].to_numpy(), np.nan)
+        dyad_null_rec = np.where(mask, per_conversation[f"conditional_reciprocity_null{suffix}"].to_numpy(), np.nan)
+        p_r = per_conversation[f"lagged_matching_p{suffix}"].to_numpy()
+        p_rec = per_conversation[f"conditional_reciprocity_p{suffix}"].to_numpy()
         nulls[NULL_LABELS[name]] = {
-            "n_null": int(len(null_r[name])),
+            "n_null": int(n_null),
             "n_dyads": int(mask.sum()),
             "lagged_matching": _summary(
-                obs_r, corpus_r,
+                obs_r, draws_r,
                 _bootstrap_ci(np.where(mask, observed.r_lag, np.nan), "fisher", rng, n_boot),
                 _bootstrap_ci(np.where(mask, observed.r_lag, np.nan), "fisher", rng, n_boot, minus=dyad_null_r),
                 _share_below(p_r)),
             "conditional_reciprocity": _summary(
-                obs_rec, corpus_rec,
+                obs_rec, draws_rec,
                 _bootstrap_ci(np.where(mask, observed.conditional, np.nan), "mean", rng, n_boot),
                 _bootstrap_ci(np.where(mask, observed.conditional, np.nan), "mean", rng, n_boot, minus=dyad_null_rec),
                 _share_below(p_rec)),
         }
+    del mean_r, mean_rec
     summary = {
         "n_permutations": n_permutations,
         "seed": seed,
