@@ -112,7 +112,7 @@ def test_detector_codes_recover_the_same_ordering() -> None:
     """The bundled detector, not the hand codes, drives the default pipeline (`make run`)."""
     table = reciprocity.read(EXAMPLE)
     result = reciprocity.analyze(table, seed=3, n_permutations=50)
-    assert result.summary["codes"] == "detector"
+    assert result.summary["codes"] == "detector (fast tier)"
     coded = result.utterances
     assert (coded["disclosure"] == coded["input_disclosure"].astype(bool)).mean() > 0.85
     assert coded[["depth", "input_depth"]].corr("spearman").iloc[0, 1] > 0.7

@@ -129,6 +129,7 @@ def analyze(
     table: pd.DataFrame,
     *,
     use_codes: bool = False,
+    tier: str = "fast",
     n_permutations: int = 200,
     seed: int = 0,
     source: str = "<table>",
@@ -138,7 +139,8 @@ def analyze(
 
     ``use_codes=True`` analyses the table's ``disclosure``/``depth`` (and optional ``layer``,
     ``topics``) columns — e.g. human coding — instead of running the detector; both paths share
-    every measure. Random null baselines are seeded by ``seed``.
+    every measure; ``tier`` picks the detector ("fast" or "accurate"). Random null baselines are
+    seeded by ``seed``.
     """
     skipped = [str(problem) for problem in table.attrs.get("skipped", [])]
     table = validate(table, source)
@@ -150,8 +152,9 @@ def analyze(
 
         existing = [c for c in CODE_COLUMNS if c in table.columns]
         coded = table.rename(columns={c: f"input_{c}" for c in existing})
-        coded = pd.concat([coded, _detect_in_batches(detect, coded[TEXT], progress)], axis=1)
-        codes_from = "detector"
+        coded = pd.concat([coded, _detect_in_batches(lambda texts: detect(texts, tier=tier), coded[TEXT], progress)],
+                          axis=1)
+        codes_from = f"detector ({tier} tier)"
     coded = coded.reset_index(drop=True)
     coded = pd.concat([coded, trajectories(coded)], axis=1)
     coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1)

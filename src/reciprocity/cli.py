@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,6 +22,17 @@ console = Console(stderr=True)
 
 FormatOption = Annotated[
     Optional[str], typer.Option("--format", "-f", help="csv, jsonl, parquet or convokit (default: from the path).")
+]
+
+class Tier(str, Enum):
+    """Detector tiers (see reciprocity.detect)."""
+
+    fast = "fast"
+    accurate = "accurate"
+
+
+TierOption = Annotated[
+    Tier, typer.Option("--tier", help="Detector tier: fast (no deep learning) or accurate (MiniLM ONNX; needs reciprocity[accurate]).")
 ]
 
 
@@ -51,6 +63,7 @@ def analyze(
     seed: Annotated[int, typer.Option(help="Seed for the null baselines.")] = 0,
     permutations: Annotated[int, typer.Option(help="Shuffles for the null baseline.")] = 200,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip invalid rows (each one is reported) instead of stopping.")] = False,
+    tier: TierOption = Tier.fast,
 ) -> None:
     """Code every utterance, measure disclosure and reciprocity, write tables and an HTML report."""
     from reciprocity.analyze import analyze as run_analysis
@@ -62,11 +75,11 @@ def analyze(
         with _progress() as progress:
             task = progress.add_task("detecting disclosure", total=len(table))
             result = run_analysis(
-                table, use_codes=use_codes, n_permutations=permutations, seed=seed, source=str(input),
+                table, use_codes=use_codes, tier=tier.value, n_permutations=permutations, seed=seed, source=str(input),
                 progress=lambda done, total: progress.update(task, completed=done),
             )
         paths = result.save(out)
-    except (InputError, FileNotFoundError) as error:
+    except (InputError, FileNotFoundError, ImportError) as error:
         _fail(str(error))
     summary = result.summary
     console.print(
@@ -84,6 +97,7 @@ def detect(
     text_column: Annotated[str, typer.Option("--text-column", help="Column holding the text.")] = "text",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (.csv, .jsonl or .parquet).")] = None,
     format: FormatOption = None,
+    tier: TierOption = Tier.fast,
 ) -> None:
     """Disclosure codes (info/emo probabilities, disclosure, depth, layer, topics) for texts."""
     import json
@@ -94,10 +108,16 @@ def detect(
 
     if (text is None) == (input is None):
         _fail("give either --text TEXT or an INPUT file (with --out FILE)")
-    from reciprocity.detect import detect as run_detector
+    from reciprocity.detect import detect as detect_codes
+
+    def run_detector(texts):
+        return detect_codes(texts, tier=tier.value)
 
     if text is not None:
-        codes = run_detector([text]).iloc[0].to_dict()
+        try:
+            codes = run_detector([text]).iloc[0].to_dict()
+        except ImportError as error:
+            _fail(str(error))
         codes = {k: (v.item() if hasattr(v, "item") else v) for k, v in codes.items()}
         typer.echo(json.dumps({"text": text, **codes}, ensure_ascii=False))
         return
@@ -105,15 +125,15 @@ def detect(
         _fail("--out FILE is required with an INPUT file")
     try:
         table = _read_texts(input, format, text_column)
-    except InputError as error:
+        with _progress() as progress:
+            task = progress.add_task("detecting disclosure", total=len(table))
+            parts = []
+            for start in range(0, len(table), 4096):
+                batch = table[text_column].iloc[start:start + 4096]
+                parts.append(run_detector(batch).set_index(batch.index))
+                progress.update(task, completed=start + len(batch))
+    except (InputError, ImportError) as error:
         _fail(str(error))
-    with _progress() as progress:
-        task = progress.add_task("detecting disclosure", total=len(table))
-        parts = []
-        for start in range(0, len(table), 4096):
-            batch = table[text_column].iloc[start:start + 4096]
-            parts.append(run_detector(batch).set_index(batch.index))
-            progress.update(task, completed=start + len(batch))
     coded = pd.concat([table, pd.concat(parts)], axis=1) if parts else table
     write(coded, out)
     console.print(f"coded {len(coded)} texts → {out}", highlight=False)
@@ -146,13 +166,14 @@ def train(
     data: Annotated[Path, typer.Option(help="Folder with the shared datasets (offmychest/, question_intimacy/, tweet_intimacy/).")] = Path("../shared/data"),
     out: Annotated[Optional[Path], typer.Option(help="Where to write the artefact (default: the package's bundled artefact).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for cross-validation and training.")] = 0,
+    tier: TierOption = Tier.fast,
 ) -> None:
-    """Rebuild the detector artefact from the human-labelled data, deterministically."""
-    from reciprocity.detect import train_detector
+    """Rebuild a detector artefact from the human-labelled data, deterministically."""
+    from reciprocity.detect import train as train_tier
 
     try:
-        metrics = train_detector(data, out, seed=seed)
-    except (FileNotFoundError, InputError) as error:
+        metrics = train_tier(data, out, tier=tier.value, seed=seed)
+    except (FileNotFoundError, InputError, ImportError) as error:
         _fail(str(error))
     console.print_json(data=metrics)
 

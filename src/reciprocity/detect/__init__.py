@@ -1,14 +1,50 @@
-"""Fast-tier self-disclosure detector (no deep learning, no network).
+"""Self-disclosure detectors, in two tiers (see docs/model-card.md).
 
-``detect(texts)`` codes utterances with the bundled artefact: ``info_disclosure`` and ``emo_disclosure``
-probabilities, ``disclosure``, continuous ``depth`` (0..3), ``layer`` (0..3) and Altman–Taylor ``topics``
-(THEORY §2). ``DisclosureDetector`` is the estimator; ``train_detector`` rebuilds the artefact from the shared
-data. See docs/model-card.md.
+* ``fast`` (default): hashed n-gram logistic heads, intimacy-based depth, topic lexicon — NumPy/scikit-learn only;
+* ``accurate``: all-MiniLM-L6-v2 sentence embeddings (int8 ONNX via onnxruntime) with calibrated heads stacked on
+  the fast tier; needs ``pip install "reciprocity[accurate]"``.
+
+``detect(texts, tier=...)`` codes utterances with the bundled artefact of that tier: ``info_disclosure`` and
+``emo_disclosure`` probabilities, ``disclosure``, continuous ``depth`` (0..3), ``layer`` (0..3) and Altman–Taylor
+``topics`` (THEORY §2). ``train_detector`` / ``train_accurate`` rebuild the artefacts from the shared data.
 """
 
 from __future__ import annotations
 
-from .model import DetectorConfig, DisclosureDetector, detect
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from .model import DetectorConfig, DisclosureDetector
+from .model import detect as detect_fast
 from .train import train_detector
 
-__all__ = ["DetectorConfig", "DisclosureDetector", "detect", "train_detector"]
+Tier = Literal["fast", "accurate"]
+TIERS: tuple[str, ...] = ("fast", "accurate")
+
+
+def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast") -> pd.DataFrame:
+    """Disclosure codes for texts with the bundled detector of ``tier`` (one row per text, same index)."""
+    if tier == "fast":
+        return detect_fast(texts)
+    if tier == "accurate":
+        from .accurate import detect_accurate
+
+        return detect_accurate(texts)
+    raise ValueError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
+
+
+def train(data_dir: Path, out_dir: Path | None = None, *, tier: Tier = "fast", seed: int = 0) -> dict:
+    """Rebuild a tier's artefact from the shared data (the accurate tier refits its heads on the shipped encoder)."""
+    if tier == "fast":
+        return train_detector(data_dir, out_dir, seed=seed)
+    if tier == "accurate":
+        from .accurate import train_accurate
+
+        return train_accurate(data_dir, out_dir, seed=seed)
+    raise ValueError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
+
+
+__all__ = ["TIERS", "DetectorConfig", "DisclosureDetector", "Tier", "detect", "train", "train_detector"]
