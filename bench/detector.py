@@ -1,6 +1,7 @@
 """Benchmark of the fast-tier disclosure detector (reciprocity.detect).
 
-Usage (from the project root):  python bench/detector.py [--data ../shared/data] [--folds 5] [--seed 0]
+Usage (from the project root):  python bench/detector.py [--data ../shared/data] [--folds 5] [--seed 0] [--quick]
+                                                          [--grouped]
 
 Reports (printed and written to bench/results/detector.json):
 
@@ -14,13 +15,25 @@ Reports (printed and written to bench/results/detector.json):
 * depth: Spearman of the detector's ``depth`` and of its raw intimacy score against question intimacy
   (final_test.txt, never used for training) and against a held-out 20% slice of the English tweets, which is
   excluded from every intimacy model fitted in this run;
-* throughput of ``predict`` on ~10k sentences (sentences per second, single process).
+* depth/layer/topics against the depth development set (bench/data/depth_dev.csv): out-of-fold (5-fold, each
+  sentence its own group, so no evaluated sentence is ever in the training part) and on a frozen 30 % test split
+  drawn before any tuning (model fitted on the other 70 %); the format-1 rule (theory-driven depth, lexicon topics)
+  for comparison;
+* ESConv supporter turns: depth vs the binary "Self-disclosure" strategy (Spearman, point-biserial, AUC);
+* throughput of ``predict`` on ~10k sentences (sentences per second, single process);
+* the accurate tier and the plain MiniLM encoder, taken from bench/results/accurate.json when that file exists;
+* reliability-curve bins (pooled out-of-fold) in the JSON and as docs/reliability.svg.
+
+``--quick``: 2 folds on a 3,000-sentence OffMyChest subsample, 2,000 sentences for throughput; a sanity run, not
+for reporting.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import datetime
 import platform
 import sys
 import time
@@ -29,7 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sklearn
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support, roc_auc_score
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -41,6 +55,7 @@ from reciprocity.detect import data as D  # noqa: E402
 from reciprocity.detect.calibration import expected_calibration_error, macro_f1  # noqa: E402
 from reciprocity.detect.model import DisclosureDetector  # noqa: E402
 from reciprocity.detect.train import fit_from_data  # noqa: E402
+from reciprocity.schema import TOPICS  # noqa: E402
 
 LABELS = {"info": "info_disclosure", "emo": "emo_disclosure"}
 
@@ -50,7 +65,7 @@ def _summ(values: list[float]) -> dict[str, float]:
     return {"mean": round(float(a.mean()), 4), "sd": round(float(a.std(ddof=1)) if len(a) > 1 else 0.0, 4)}
 
 
-def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray, seed: int) -> dict:
+def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray, seed: int, rows_map: np.ndarray) -> dict:
     """Outer CV of the full detector; everything learned inside each training fold."""
     per_fold = {k: {"macro_f1": [], "ece": []} for k in LABELS}
     base = {k: [] for k in LABELS}
@@ -58,7 +73,7 @@ def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray
     pooled_pred = {k: np.zeros(len(omc), dtype=bool) for k in LABELS}
     for fold, (tr, te) in enumerate(splits):
         t0 = time.perf_counter()
-        det = fit_from_data(data, seed=seed, offmychest_rows=tr, tweet_exclude=tweet_exclude)
+        det = fit_from_data(data, seed=seed, offmychest_rows=rows_map[tr], tweet_exclude=tweet_exclude)
         out = det.predict(omc["text"].iloc[te].reset_index(drop=True))
         for k, col in LABELS.items():
             y, p = omc[k].to_numpy()[te], out[col].to_numpy()
@@ -88,18 +103,218 @@ def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray
             "ece_pooled": round(expected_calibration_error(y, pooled_p[k]), 4),
             "per_fold_macro_f1": [round(v, 4) for v in per_fold[k]["macro_f1"]],
             "baseline_tfidf_lr_macro_f1": _summ(base[k]),
+            "reliability_bins": reliability_bins(y, pooled_p[k]),
         }
     return res
 
 
-def depth_eval(det: DisclosureDetector, texts: pd.Series, target: pd.Series) -> dict:
+def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> list[dict]:
+    b = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    out = []
+    for i in range(n_bins):
+        m = b == i
+        if m.any():
+            out.append({"lo": i / n_bins, "hi": (i + 1) / n_bins, "n": int(m.sum()),
+                        "mean_p": round(float(p[m].mean()), 4), "frac_pos": round(float(y[m].mean()), 4)})
+    return out
+
+
+def reliability_svg(curves: dict[str, list[dict]], path: Path, title: str) -> None:
+    """Hand-drawn SVG reliability diagram (no plotting library needed)."""
+    W, H, pad = 360, 360, 50
+    sx = lambda v: pad + v * (W - 2 * pad)  # noqa: E731
+    sy = lambda v: H - pad - v * (H - 2 * pad)  # noqa: E731
+    colours = ["#1f77b4", "#d62728", "#2ca02c"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+             f'<rect width="{W}" height="{H}" fill="white"/>',
+             f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="12">{title}</text>',
+             f'<rect x="{pad}" y="{pad}" width="{W - 2 * pad}" height="{H - 2 * pad}" fill="none" stroke="#888"/>',
+             f'<line x1="{sx(0)}" y1="{sy(0)}" x2="{sx(1)}" y2="{sy(1)}" stroke="#aaa" stroke-dasharray="4 3"/>']
+    for v in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<text x="{sx(v)}" y="{H - pad + 14}" text-anchor="middle">{v:g}</text>')
+        parts.append(f'<text x="{pad - 6}" y="{sy(v) + 4}" text-anchor="end">{v:g}</text>')
+    parts.append(f'<text x="{W / 2}" y="{H - 12}" text-anchor="middle">mean predicted probability (bin)</text>')
+    parts.append(f'<text x="14" y="{H / 2}" text-anchor="middle" transform="rotate(-90 14 {H / 2})">observed fraction positive</text>')
+    for i, (name, bins) in enumerate(curves.items()):
+        c = colours[i % len(colours)]
+        pts = " ".join(f"{sx(b['mean_p']):.1f},{sy(b['frac_pos']):.1f}" for b in bins)
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>')
+        parts += [f'<circle cx="{sx(b["mean_p"]):.1f}" cy="{sy(b["frac_pos"]):.1f}" r="3" fill="{c}"/>' for b in bins]
+        parts.append(f'<text x="{pad + 8}" y="{pad + 16 + 14 * i}" fill="{c}">{name}</text>')
+    parts.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "\n", encoding="utf-8")
+
+
+def depth_eval(det: DisclosureDetector, texts: pd.Series, target: pd.Series, rule: DisclosureDetector | None = None) -> dict:
     out = det.predict(texts.reset_index(drop=True))
     sent = det.score_sentences(texts.reset_index(drop=True))  # units are single questions / tweets
-    return {
+    res = {
         "n": int(len(texts)),
         "spearman_depth": round(float(spearmanr(out["depth"], target).statistic), 4),
         "spearman_intimacy_component": round(float(spearmanr(sent["intimacy"], target).statistic), 4),
+        "layer_distribution": {str(k): int(v) for k, v in out["layer"].value_counts().sort_index().items()},
     }
+    if rule is not None:
+        res["spearman_depth_format1_rule"] = round(float(spearmanr(rule.predict(texts.reset_index(drop=True))["depth"], target).statistic), 4)
+    return res
+
+
+def _r(v: float) -> float:
+    return round(float(v), 4)
+
+
+def layer_topic_metrics(gold_layer: np.ndarray, gold_topics: list[list[str]], out: pd.DataFrame) -> dict:
+    y, L, d = np.asarray(gold_layer), out["layer"].to_numpy(), out["depth"].to_numpy()
+    Y = np.array([[t in ts for t in TOPICS] for ts in gold_topics], dtype=int)
+    P = np.array([[t in ts for t in TOPICS] for ts in out["topics"]], dtype=int)
+    pr, rc, f1, sup = precision_recall_fscore_support(Y, P, average=None, zero_division=0)
+    disc = y >= 1
+    return {
+        "n": int(len(y)),
+        "spearman_depth_vs_layer": _r(spearmanr(d, y).statistic),
+        "layer_accuracy": _r((L == y).mean()),
+        "layer_macro_f1": _r(f1_score(y, L, average="macro")),
+        "layer_confusion_rows_gold_cols_pred": confusion_matrix(y, L, labels=[0, 1, 2, 3]).tolist(),
+        "mean_depth_by_gold_layer": {str(k): _r(d[y == k].mean()) for k in range(4) if (y == k).any()},
+        "disclosure_macro_f1_layer_gt0": _r(macro_f1(disc, L > 0)),
+        "topics_micro_f1": _r(f1_score(Y, P, average="micro", zero_division=0)),
+        "topics_macro_f1": _r(f1_score(Y, P, average="macro", zero_division=0)),
+        "topics_micro_f1_on_gold_disclosures": _r(f1_score(Y[disc], P[disc], average="micro", zero_division=0)),
+        "topics_per_topic": {t: {"precision": _r(pr[j]), "recall": _r(rc[j]), "f1": _r(f1[j]), "support": int(sup[j])}
+                             for j, t in enumerate(TOPICS)},
+        "non_disclosures_with_topics": int(((y == 0) & (P.sum(1) > 0)).sum()),
+    }
+
+
+def dev_eval(base: DisclosureDetector, dev: pd.DataFrame, folds: int, seed: int) -> dict:
+    """Depth/layer/topics on the dev set: out-of-fold, frozen 30 % test, and the format-1 rule."""
+    y = dev["layer"].to_numpy()
+    oof = [None] * len(dev)
+    skf = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    frames = []
+    for tr, te in skf.split(dev, y):  # each sentence is its own group: evaluated rows are never trained on
+        det = copy.copy(base).fit_depth_topics(dev["text"].iloc[tr], y[tr], dev["topics"].iloc[tr])
+        frames.append(det.predict(dev["text"].iloc[te]))  # Series input keeps the row index
+    oof = pd.concat(frames).loc[dev.index]
+    test = D.dev_test_mask(y)
+    tr = np.flatnonzero(~test)
+    det70 = copy.copy(base).fit_depth_topics(dev["text"].iloc[tr], y[tr], dev["topics"].iloc[tr])
+    te = np.flatnonzero(test)
+    out_test = det70.predict(dev["text"].iloc[te])
+    rule = base.predict(dev["text"])  # base has no learned depth model: format-1 rule, never trained on dev
+    return {
+        "out_of_fold": layer_topic_metrics(y, list(dev["topics"]), oof),
+        "frozen_test30": layer_topic_metrics(y[te], list(dev["topics"].iloc[te]), out_test),
+        "format1_rule_all_rows": layer_topic_metrics(y, list(dev["topics"]), rule),
+    }
+
+
+def esconv_eval(det: DisclosureDetector, data: Path, rule: DisclosureDetector) -> dict:
+    from reciprocity.datasets import load_esconv
+
+    df = load_esconv(data)
+    sup = df[(df["role"] == "supporter") & df["strategy"].notna() & (df["text"].fillna("").str.strip() != "")]
+    y = (sup["strategy"] == "Self-disclosure").to_numpy(dtype=int)
+    res = {"n_supporter_turns": int(len(sup)), "n_self_disclosure": int(y.sum())}
+    for name, d in (("learned", det), ("format1_rule", rule)):
+        out = d.predict(sup["text"].reset_index(drop=True))
+        dep = out["depth"].to_numpy()
+        res[name] = {
+            "spearman_depth_vs_selfdisclosure": _r(spearmanr(dep, y).statistic),
+            "pointbiserial_depth_vs_selfdisclosure": _r(pearsonr(dep, y).statistic),
+            "auc_depth": _r(roc_auc_score(y, dep)),
+            "auc_layer": _r(roc_auc_score(y, out["layer"])),
+            "mean_depth_selfdisclosure": _r(dep[y == 1].mean()),
+            "mean_depth_other": _r(dep[y == 0].mean()),
+            "disclosure_rate_selfdisclosure": _r(out["disclosure"].to_numpy()[y == 1].mean()),
+            "disclosure_rate_other": _r(out["disclosure"].to_numpy()[y == 0].mean()),
+        }
+    return res
+
+
+def accurate_tier(path: Path) -> dict:
+    if not path.is_file():
+        try:
+            import reciprocity.detect.accurate  # noqa: F401
+
+            return {"status": "module importable but bench/results/accurate.json absent; run its bench"}
+        except Exception as exc:  # noqa: BLE001
+            return {"status": f"not available (no {path.name}; reciprocity.detect.accurate not importable: {type(exc).__name__})"}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ts = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc).isoformat(timespec="seconds")
+    summary: dict = {}
+    for variant, cv in (data.get("cv") or {}).items():
+        s = cv.get("summary", {}) if isinstance(cv, dict) else {}
+        summary[f"cv_{variant}"] = {k: (_r(v["mean"]) if isinstance(v, dict) and "mean" in v else v) for k, v in s.items()}
+    sp_ = data.get("speed") or {}
+    summary["speed"] = {k: (_r(v) if isinstance(v, float) else v) for k, v in sp_.items() if not isinstance(v, list)}
+    return {"status": f"taken from {path.relative_to(ROOT)} (file modified {ts})", "file_timestamp": data.get("timestamp", ts),
+            "summary": summary, "figures": data}
+
+
+def accurate_depth_topics(dev: pd.DataFrame, evalsets: dict[str, tuple[pd.Series, pd.Series]], data: Path) -> dict:
+    """Depth/topic evaluation of the accurate tier via ``reciprocity.detect.accurate`` (its bundled artefact; the
+    dev set was not used to train it, so all dev rows are out-of-sample for it)."""
+    try:
+        from reciprocity.detect.accurate import AccurateDetector
+
+        acc = AccurateDetector.load()
+    except Exception as exc:  # noqa: BLE001
+        return {"status": f"not evaluated ({type(exc).__name__}: {exc})"}
+    t0 = time.perf_counter()
+    res: dict = {"status": "evaluated here with reciprocity.detect.accurate (bundled artefact); whether its intimacy model "
+                           "saw the 20 % tweet slice is up to its training script"}
+    for name, (texts, target) in evalsets.items():
+        out = acc.predict(texts.reset_index(drop=True))
+        res[name] = {"n": int(len(texts)), "spearman_depth": _r(spearmanr(out["depth"], target).statistic)}
+    res["dev_all_rows"] = layer_topic_metrics(dev["layer"].to_numpy(), list(dev["topics"]), acc.predict(dev["text"]))
+    from reciprocity.datasets import load_esconv
+
+    df = load_esconv(data)
+    sup = df[(df["role"] == "supporter") & df["strategy"].notna() & (df["text"].fillna("").str.strip() != "")]
+    y = (sup["strategy"] == "Self-disclosure").to_numpy(dtype=int)
+    dep = acc.predict(sup["text"].reset_index(drop=True))["depth"].to_numpy()
+    res["esconv_selfdisclosure"] = {"spearman": _r(spearmanr(dep, y).statistic), "pointbiserial": _r(pearsonr(dep, y).statistic),
+                                    "auc_depth": _r(roc_auc_score(y, dep))}
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    return res
+
+
+def print_summary(r: dict) -> None:
+    cv, dv, dp, es, th = r["cv_stratified"], r["dev_set"], r["depth"], r["esconv_selfdisclosure"], r["throughput"]
+    print("\n=== fast tier (this run) ===")
+    for k in LABELS:
+        print(f"  {k}: CV macro-F1 {cv[k]['macro_f1']['mean']:.3f} ± {cv[k]['macro_f1']['sd']:.3f}, ECE {cv[k]['ece']['mean']:.3f}"
+              f"  | TF-IDF+LR baseline {cv[k]['baseline_tfidf_lr_macro_f1']['mean']:.3f}")
+    print(f"  depth Spearman: question_intimacy test {dp['question_intimacy_test']['spearman_depth']:.3f}"
+          f" (format-1 rule {dp['question_intimacy_test']['spearman_depth_format1_rule']:.3f}),"
+          f" tweets held-out 20% {dp['tweet_intimacy_en_holdout20']['spearman_depth']:.3f}"
+          f" (rule {dp['tweet_intimacy_en_holdout20']['spearman_depth_format1_rule']:.3f}),"
+          f" dev OOF {dv['out_of_fold']['spearman_depth_vs_layer']:.3f} (rule {dv['format1_rule_all_rows']['spearman_depth_vs_layer']:.3f}),"
+          f" dev frozen 30% {dv['frozen_test30']['spearman_depth_vs_layer']:.3f}")
+    print(f"  ESConv self-disclosure: Spearman {es['learned']['spearman_depth_vs_selfdisclosure']:.3f},"
+          f" point-biserial {es['learned']['pointbiserial_depth_vs_selfdisclosure']:.3f}, AUC {es['learned']['auc_depth']:.3f}"
+          f" (rule AUC {es['format1_rule']['auc_depth']:.3f})")
+    for name in ("out_of_fold", "frozen_test30", "format1_rule_all_rows"):
+        m = dv[name]
+        print(f"  dev {name}: layer acc {m['layer_accuracy']:.3f}, layer macro-F1 {m['layer_macro_f1']:.3f},"
+              f" topics micro/macro-F1 {m['topics_micro_f1']:.3f}/{m['topics_macro_f1']:.3f}")
+    print(f"  throughput: {th['sentences_per_second']:.0f} sentences/s (format-1 rule {th['format1_rule_sentences_per_second']:.0f})")
+    print("=== accurate tier and plain MiniLM encoder ===")
+    a = r["accurate_tier"]
+    print("  " + a["status"])
+    for k, v in a.get("summary", {}).items():
+        print(f"  {k}: {json.dumps(v)}")
+    dt = a.get("depth_topics")
+    if dt:
+        print("  depth/topics: " + dt["status"])
+        if "dev_all_rows" in dt:
+            m = dt["dev_all_rows"]
+            print(f"    depth Spearman: question test {dt['question_intimacy_test']['spearman_depth']:.3f}, tweets held-out"
+                  f" {dt['tweet_intimacy_en_holdout20']['spearman_depth']:.3f}, dev {m['spearman_depth_vs_layer']:.3f};"
+                  f" ESConv AUC {dt['esconv_selfdisclosure']['auc_depth']:.3f}; dev layer acc {m['layer_accuracy']:.3f},"
+                  f" macro-F1 {m['layer_macro_f1']:.3f}; topics micro/macro-F1 {m['topics_micro_f1']:.3f}/{m['topics_macro_f1']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -108,50 +323,81 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
-    ap.add_argument("--no-grouped", action="store_true", help="skip the post-grouped CV")
+    ap.add_argument("--grouped", action="store_true", help="also run the post-grouped CV (doubles the runtime)")
+    ap.add_argument("--quick", action="store_true", help="fast sanity run (2 folds, subsample); not for reporting")
+    ap.add_argument("--svg", type=Path, default=ROOT / "docs" / "reliability.svg")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.folds = 2
+        if args.out == ROOT / "bench" / "results" / "detector.json":
+            args.out = ROOT / "bench" / "results" / "detector_quick.json"
     t_start = time.perf_counter()
     for rel in (*D.TRAINING_FILES, D.QUESTION_TEST):
         D._require(args.data, rel)
 
     omc = D.load_offmychest(args.data)
+    rows_map = np.sort(np.random.default_rng(args.seed).choice(len(omc), 3000, replace=False)) if args.quick else np.arange(len(omc))
+    omc_cv = omc.iloc[rows_map].reset_index(drop=True)
+    dev = D.load_depth_dev()
     tweets = D.load_tweets(args.data)
     holdout = D.tweet_holdout_mask(len(tweets), 0.2, args.seed)
-    strata = omc["info"].to_numpy() * 2 + omc["emo"].to_numpy()
+    strata = omc_cv["info"].to_numpy() * 2 + omc_cv["emo"].to_numpy()
     result: dict = {
+        "quick": bool(args.quick),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seed": args.seed,
         "folds": args.folds,
-        "n_sentences": int(len(omc)),
+        "n_sentences": int(len(omc_cv)),
         "positive_rate": {k: round(float(omc[k].mean()), 4) for k in LABELS},
     }
 
     print(f"[1] {args.folds}-fold stratified CV of the full pipeline (inner CV for calibration/thresholds)")
     skf = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    result["cv_stratified"] = cv_pipeline(args.data, omc, skf.split(omc, strata), holdout, args.seed)
-    if not args.no_grouped:
+    result["cv_stratified"] = cv_pipeline(args.data, omc_cv, skf.split(omc_cv, strata), holdout, args.seed, rows_map)
+    if args.grouped:
         print(f"[2] {args.folds}-fold CV grouped by Reddit post (no thread in both train and test)")
         sgkf = StratifiedGroupKFold(args.folds, shuffle=True, random_state=args.seed)
-        result["cv_grouped_by_post"] = cv_pipeline(args.data, omc, sgkf.split(omc, strata, omc["group"]), holdout, args.seed)
+        result["cv_grouped_by_post"] = cv_pipeline(
+            args.data, omc_cv, sgkf.split(omc_cv, strata, omc_cv["group"]), holdout, args.seed, rows_map)
+    curves = {f"{k} (ECE {result['cv_stratified'][k]['ece_pooled']:.3f})": result["cv_stratified"][k]["reliability_bins"] for k in LABELS}
+    reliability_svg(curves, args.svg, "Fast tier: out-of-fold reliability, OffMyChest")
 
-    print("[3] depth / intimacy (model trained on all OffMyChest, question train, tweets minus the 20% slice)")
-    det = fit_from_data(args.data, seed=args.seed, tweet_exclude=holdout)
+    print("[3] depth / intimacy (base trained on all OffMyChest, question train, tweets minus the 20% slice;"
+          " depth/topic models on the whole dev set)")
+    base = fit_from_data(args.data, seed=args.seed, tweet_exclude=holdout)  # format-1 rule (no dev set)
+    det = copy.copy(base).fit_depth_topics(dev["text"], dev["layer"], dev["topics"])
     qt = D.load_questions(args.data, D.QUESTION_TEST)
     result["depth"] = {
-        "question_intimacy_test": depth_eval(det, qt["text"], qt["target"]),
-        "tweet_intimacy_en_holdout20": depth_eval(det, tweets["text"][holdout], tweets["target"][holdout]),
+        "question_intimacy_test": depth_eval(det, qt["text"], qt["target"], base),
+        "tweet_intimacy_en_holdout20": depth_eval(det, tweets["text"][holdout], tweets["target"][holdout], base),
     }
+    print("[4] dev set (out-of-fold / frozen 30% test / format-1 rule) and ESConv")
+    result["dev_set"] = dev_eval(base, dev, 5, args.seed)
+    result["esconv_selfdisclosure"] = esconv_eval(det, args.data, base)
 
-    print("[4] throughput")
+    print("[5] throughput")
     rng = np.random.default_rng(args.seed)
-    texts = omc["text"].iloc[rng.choice(len(omc), 10_000, replace=False)].reset_index(drop=True)
+    texts = omc["text"].iloc[rng.choice(len(omc), 2_000 if args.quick else 10_000, replace=False)].reset_index(drop=True)
     det.predict(texts.iloc[:200])  # warm-up
     t0 = time.perf_counter()
     out = det.predict(texts)
     dt = time.perf_counter() - t0
     result["throughput"] = {"n_inputs": int(len(texts)), "seconds": round(dt, 2), "sentences_per_second": round(len(texts) / dt, 1)}
+    t0 = time.perf_counter()
+    base.predict(texts)
+    dt0 = time.perf_counter() - t0
+    result["throughput"]["format1_rule_sentences_per_second"] = round(len(texts) / dt0, 1)
+    result["throughput"]["sample"] = f"{len(texts)} OffMyChest train sentences, numpy default_rng({args.seed}).choice without replacement"
     result["layer_distribution_offmychest_sample"] = {
         str(k): round(float(v), 4) for k, v in out["layer"].value_counts(normalize=True).sort_index().items()
     }
+    print("[6] accurate tier / plain encoder")
+    result["accurate_tier"] = accurate_tier(ROOT / "bench" / "results" / "accurate.json")
+    if not args.quick:
+        result["accurate_tier"]["depth_topics"] = accurate_depth_topics(dev, {
+            "question_intimacy_test": (qt["text"], qt["target"]),
+            "tweet_intimacy_en_holdout20": (tweets["text"][holdout], tweets["target"][holdout]),
+        }, args.data)
     result["environment"] = {
         "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
         "scikit_learn": sklearn.__version__, "platform": platform.platform(),
@@ -160,7 +406,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    print_summary(result)
     print(f"written {args.out}")
     return result
 

@@ -42,8 +42,31 @@ FIXTURE = [
     ("I hate myself for what I did to my brother.", 1, 1),
 ] * 3
 
+# Tiny depth/topic fixture (text, layer, topics), written for these tests.
+DEPTH_FIXTURE = [
+    ("The train was cancelled.", 0, []),
+    ("What time is it?", 0, []),
+    ("I'm a teacher in York.", 1, ["school_work", "biographical"]),
+    ("I love swimming.", 1, ["interests_hobbies_habits"]),
+    ("My brother and I haven't spoken since the funeral.", 2, ["parental_family", "relations_with_others"]),
+    ("I think I'm too strict with my kids.", 2, ["marriage_family", "attitudes_values"]),
+    ("I was diagnosed with anxiety and I'm scared all the time.", 3, ["physical_condition_appearance", "emotions"]),
+    ("I've never told anyone that I hate myself.", 3, ["emotions"]),
+] * 3
+
+# THEORY.md §2 layer examples, in order.
+THEORY_LAYERS = [
+    ("The bus was late again.", 0),
+    ("I'm a nurse in Leeds.", 1),
+    ("I love hiking.", 1),
+    ("My sister and I don't really talk since the wedding.", 2),
+    ("I think I'm too hard on my students.", 2),
+    ("I was diagnosed with depression last year.", 3),
+    ("I've never told anyone, but I'm terrified I'm not a good father.", 3),
+]
+
 # Small hashing spaces keep the fit tests fast; the pipeline is the same.
-SMALL = DetectorConfig(features=FeatureConfig(n_features_word=2**12, n_features_char=2**12), n_folds=3)
+SMALL = DetectorConfig(features=FeatureConfig(n_features_word=2**12, n_features_char=2**12), n_folds=3, n_features_small=2**10)
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +115,8 @@ def test_disclosure_deeper_than_small_talk(bundled):
     out = bundled.predict([DISCLOSURE, SMALL_TALK])
     assert out["depth"].iloc[0] > out["depth"].iloc[1]
     assert bool(out["disclosure"].iloc[0])
-    assert out["layer"].iloc[0] >= 2
-    assert "physical_condition_appearance" in out["topics"].iloc[0]
+    assert out["layer"].iloc[0] == 3
+    assert "emotions" in out["topics"].iloc[0]
 
 
 def test_topics_empty_for_non_disclosures(bundled):
@@ -101,6 +124,32 @@ def test_topics_empty_for_non_disclosures(bundled):
     out = bundled.predict(texts)
     assert (out.loc[~out["disclosure"], "topics"].map(len) == 0).all()
     assert not out["disclosure"].iloc[0]
+
+
+def test_theory_layer_examples(bundled):
+    """THEORY §2: none < peripheral < intermediate < core, in depth and in layer."""
+    texts, layers = zip(*THEORY_LAYERS)
+    out = bundled.predict(list(texts))
+    assert out["layer"].tolist() == list(layers)
+    d = out["depth"].to_numpy()
+    by_layer = {k: d[np.asarray(layers) == k] for k in range(4)}
+    for lo, hi in ((0, 1), (1, 2), (2, 3)):
+        assert by_layer[lo].max() < by_layer[hi].min(), (lo, hi, d)
+    assert d[0] < 0.5  # a non-disclosure is near 0
+
+
+def test_non_disclosures_are_layer_zero_near_zero_depth(bundled):
+    texts = ["The bus was late again.", "What are you most afraid of?", "Can you pass me the salt?",
+             "The forecast says snow by the weekend.", "😀😀😀🎉", "Je suis très triste aujourd'hui."]
+    out = bundled.predict(texts)
+    assert (out["layer"] == 0).all() and not out["disclosure"].any()
+    assert (out["depth"] < 0.5).all()
+    assert (out["topics"].map(len) == 0).all()
+
+
+def test_third_person_gossip_is_not_own_disclosure(bundled):
+    out = bundled.predict(["He said he's been feeling really depressed lately."])
+    assert out["layer"].iloc[0] == 0
 
 
 def test_edge_inputs_do_not_crash(bundled):
@@ -125,8 +174,13 @@ def test_empty_batch(bundled):
 def test_long_utterance_aggregates_sentences(bundled):
     single = bundled.predict([DISCLOSURE + "."])
     combo = bundled.predict([SMALL_TALK + " " + DISCLOSURE + ". Anyway, see you tomorrow."])
-    assert combo["depth"].iloc[0] == pytest.approx(single["depth"].iloc[0])
-    assert set(single["topics"].iloc[0]) <= set(combo["topics"].iloc[0])
+    assert combo["depth"].iloc[0] == pytest.approx(single["depth"].iloc[0])  # max over sentences
+    assert combo["layer"].iloc[0] == single["layer"].iloc[0]
+    assert set(single["topics"].iloc[0]) <= set(combo["topics"].iloc[0])  # union of topics
+    two = bundled.predict(["I love hiking. I was diagnosed with depression last year."])
+    parts = bundled.predict(["I love hiking.", "I was diagnosed with depression last year."])
+    assert two["layer"].iloc[0] == parts["layer"].max()
+    assert set(two["topics"].iloc[0]) == set(parts["topics"].iloc[0]) | set(parts["topics"].iloc[1])
 
 
 def test_sentence_splitter():
@@ -151,12 +205,45 @@ def test_save_load_roundtrip(tmp_path):
     assert again.transform(probe).shape == (3, len(CODE_COLUMNS))
 
 
+def _fit_with_depth(seed: int = 1) -> DisclosureDetector:
+    texts, info, emo = zip(*FIXTURE)
+    dt, dl, dtop = zip(*DEPTH_FIXTURE)
+    return DisclosureDetector(SMALL, seed=seed).fit(
+        list(texts), info, emo, intimacy_texts=["How are you?", "Do you ever feel lonely?"] * 5,
+        intimacy_scores=[-1.0, 1.0] * 5, depth_texts=list(dt), depth_layers=dl, depth_topics=dtop,
+    )
+
+
 def test_fit_is_deterministic():
     texts, info, emo = zip(*FIXTURE)
     a = DisclosureDetector(SMALL, seed=1).fit(list(texts), info, emo)
     b = DisclosureDetector(SMALL, seed=1).fit(list(texts), info, emo)
     np.testing.assert_array_equal(a.weights_, b.weights_)
     assert a.thresholds_ == b.thresholds_
+    c, d = _fit_with_depth(), _fit_with_depth()
+    np.testing.assert_array_equal(c.depth_weights_, d.depth_weights_)
+    np.testing.assert_array_equal(c.topic_weights_, d.topic_weights_)
+
+
+def test_learned_depth_roundtrip_and_schema(tmp_path):
+    det = _fit_with_depth()
+    assert det.depth_weights_ is not None and det.depth_weights_.shape[1] == 3
+    det.save(tmp_path)
+    again = DisclosureDetector.load(tmp_path)
+    probe = ["I'm a nurse in Leeds.", SMALL_TALK, "I feel so lonely.", ""]
+    a, b = det.predict(probe), again.predict(probe)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == list(CODE_COLUMNS)
+    assert ((a["depth"] >= 0) & (a["depth"] <= 3)).all()
+    assert ((a["layer"] == 0) == ~a["disclosure"]).all()
+    assert (a.loc[~a["disclosure"], "topics"].map(len) == 0).all()
+
+
+def test_ordinal_helpers():
+    from reciprocity.detect.depth import ordinal_depth, ordinal_layer
+
+    assert ordinal_depth(np.array([0.0, 1.0, 1.0, 1.0]), np.array([1.0, 0.0, 1.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])).tolist() == [0, 1, 2, 3]
+    assert ordinal_layer(np.array([0.4, 0.6, 0.6, 0.6]), np.array([0.9, 0.4, 0.6, 0.6]), np.array([0.9, 0.9, 0.4, 0.6])).tolist() == [0, 1, 2, 3]
 
 
 def test_bundled_artifact_is_small_and_not_pickle():
@@ -199,3 +286,14 @@ def test_bundled_artifact_matches_shared_data():
 
     meta = json.loads((ARTIFACT_DIR / "model.json").read_text())
     assert meta["metadata"]["training_data_sha256"] == data_hash(SHARED)
+
+
+def test_bundled_artifact_matches_dev_set():
+    import hashlib
+
+    from reciprocity.detect.data import DEPTH_DEV
+
+    meta = json.loads((ARTIFACT_DIR / "model.json").read_text())
+    assert meta["format_version"] == 2 and meta["depth_intercepts"] is not None
+    if DEPTH_DEV.is_file():
+        assert meta["metadata"]["depth_dev_sha256"] == hashlib.sha256(DEPTH_DEV.read_bytes()).hexdigest()

@@ -82,3 +82,36 @@ def data_hash(data_dir: Path, files: tuple[Path, ...] = TRAINING_FILES) -> str:
         h.update(str(rel).encode())
         h.update(_require(data_dir, rel).read_bytes())
     return h.hexdigest()
+
+
+#: Depth/topic development set written for this project (Apache-2.0), shipped in the repository.
+DEPTH_DEV = Path(__file__).resolve().parents[3] / "bench" / "data" / "depth_dev.csv"
+
+
+def load_depth_dev(path: Path | None = None) -> pd.DataFrame:
+    """``bench/data/depth_dev.csv``: ``id``, ``text``, ``layer`` (0-3) and ``topics`` (list of topic ids)."""
+    p = Path(path) if path is not None else DEPTH_DEV
+    if not p.is_file():
+        raise FileNotFoundError(f"depth development set not found: {p} (bench/data/depth_dev.csv in the repository)")
+    df = pd.read_csv(p, keep_default_na=False, dtype={"id": str, "text": str})
+    return pd.DataFrame(
+        {
+            "id": df["id"],
+            "text": df["text"].astype(str),
+            "layer": df["layer"].astype(int),
+            "topics": df["topics"].astype(str).map(lambda s: [t for t in s.split(";") if t]),
+        }
+    )
+
+
+def dev_test_mask(layers: np.ndarray, fraction: float = 0.3, seed: int = 20240601) -> np.ndarray:
+    """Frozen held-out slice of the dev set (stratified by layer, fixed seed). It was drawn before any tuning of
+    the depth model or the topic tagger and is never used to choose anything; ``train_detector`` fits the shipped
+    artefact on all rows, ``bench/detector.py`` reports a model fitted on the other 70 %."""
+    layers = np.asarray(layers)
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(layers), dtype=bool)
+    for k in np.unique(layers):
+        idx = np.flatnonzero(layers == k)
+        mask[rng.permutation(idx)[: int(round(fraction * len(idx)))]] = True
+    return mask

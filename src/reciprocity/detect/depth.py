@@ -94,3 +94,95 @@ def layer_from_conditional_depth(cond_depth: np.ndarray, disclosure: np.ndarray)
     """0 when not a disclosure, else ``clip(floor(d|disc + 0.5), 1, 3)`` (round half up)."""
     layer = np.clip(np.floor(np.asarray(cond_depth, dtype=np.float64) + 0.5), 1, 3).astype(np.int64)
     return np.where(np.asarray(disclosure, dtype=bool), layer, 0).astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Learned depth (format 2): a continuation-ratio ordinal model over a few interpretable features + hashed n-grams.
+# --------------------------------------------------------------------------------------------------------------
+
+_FIRST_SING = re.compile(r"(?<![\w'])(?:i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself)(?![\w'])")
+_FIRST_PLUR = re.compile(r"(?<![\w'])(?:we|we're|we've|our|ours|us|ourselves)(?![\w'])")
+_SECOND = re.compile(r"(?<![\w'])(?:you|you're|youre|your|yours|u|ur)(?![\w'])")
+_THIRD = re.compile(r"(?<![\w'])(?:he|she|he's|she's|they|they're|his|her|him|them|their)(?![\w'])")
+_OWN_FAMILY = re.compile(
+    r"(?<![\w'])(?:my|our) (?:mum|mom|mother|dad|father|parents?|sisters?|brothers?|siblings?|grandma|grandmother|"
+    r"grandpa|grandfather|grandparents?|nan|gran|husband|wife|partner|kids?|children|sons?|daughters?|family|"
+    r"boyfriend|girlfriend|fianc[eé]e?|ex)(?!\w)"
+)
+#: Peripheral layer (THEORY §2 layer 1): tastes, routines, biographical facts stated plainly.
+PERIPHERAL_LEXICON: list[str] = [
+    "i (?:really |absolutely |just )?(?:love|like|enjoy|adore|hate|prefer|can't stand|cant stand|don't like|dont like)",
+    "i'?m (?:really )?(?:into|a fan of|obsessed with)", "my favou?rite", "every (?:day|morning|night|evening|week|weekend|"
+    "sunday|monday|saturday|friday|summer|year)", "usually", "on weekends", "i (?:always|often|never|sometimes) ",
+    "i (?:live|grew up|was born|moved)", "i'?m from", "i'?m (?:a|an) ", "i am (?:a|an) ", "i work", "i'?m studying",
+    "i study", "i have (?:a|an|two|three|four|\\d)", "i'?ve got (?:a|an|two|three|\\d)", "i own", "i bought",
+    "years? old", "i'?m \\d{1,2}", "i speak", "i play", "i go to", "i drive", "my birthday", "i'?m (?:left|right)[- ]handed",
+]
+#: Intermediate-layer markers (THEORY §2 layer 2): opinions, attitudes, experiences, self-assessments, mild feelings.
+INTERMEDIATE_LEXICON: list[str] = [
+    "i think", "i believe", "i feel like", "in my opinion", "i reckon", "i guess", "honestly", "tbh", "should(?:n't)?",
+    "i'?m (?:terrible|bad|awful|rubbish|hopeless|good|great) (?:at|with)", "i'?m too", "i wish", "i regret",
+    "i (?:was|am|get|got|feel|felt) (?:a bit |kind of |quite |so |really |pretty )?(?:annoyed|nervous|proud|relieved|"
+    "embarrassed|frustrated|anxious|worried|jealous|guilty|lonely|stressed|upset|sad|angry|happy|excited|disappointed)",
+    "(?:don't|dont|haven't|havent) (?:really )?(?:talk|spoken|speak)", "since the", "we (?:fought|argue|argued|fell out)",
+    "i (?:used to|never|finally|realised|realized|learned|learnt)", "i'?m (?:not sure|worried|scared)",
+]
+
+_PERIPHERAL = re.compile(r"(?<![\w'])(?:" + "|".join(PERIPHERAL_LEXICON) + r")")
+_INTERMEDIATE = re.compile(r"(?<![\w'])(?:" + "|".join(INTERMEDIATE_LEXICON) + r")")
+
+#: Names of the dense depth features, in column order.
+DEPTH_FEATURES: tuple[str, ...] = (
+    "p_info", "p_emo", "p_disc", "intimacy", "core", "first_person", "first_plural", "second_person",
+    "third_person_only", "own_family", "question", "peripheral", "intermediate", "n_topics", "log_words",
+)
+
+
+def depth_features(
+    sentences: pd.Series, p_info: np.ndarray, p_emo: np.ndarray, intimacy01: np.ndarray, n_topic_hits: np.ndarray | None = None
+) -> np.ndarray:
+    """Dense, interpretable per-sentence features for the learned depth model, shape ``(n, len(DEPTH_FEATURES))``.
+
+    ``p_info``/``p_emo`` are the calibrated disclosure probabilities, ``intimacy01`` the rescaled intimacy in [0, 1]
+    (any tier may pass its own); the rest are vectorised regex counts on the lower-cased sentence. ``n_topic_hits``
+    (topic lexicon areas matched) is computed from :func:`reciprocity.detect.topics.topic_matrix` when ``None``.
+    """
+    s = sentences.fillna("").astype(str).str.lower().reset_index(drop=True)
+    n = len(s)
+    if n == 0:
+        return np.zeros((0, len(DEPTH_FEATURES)))
+    if n_topic_hits is None:
+        from .topics import topic_matrix
+
+        n_topic_hits = topic_matrix(s).sum(axis=1)
+    fs = s.str.count(_FIRST_SING).to_numpy() > 0
+    fp = s.str.count(_FIRST_PLUR).to_numpy() > 0
+    third = (s.str.count(_THIRD).to_numpy() > 0) & ~fs & ~fp
+    p_info, p_emo = np.asarray(p_info, float), np.asarray(p_emo, float)
+    cols = [
+        p_info, p_emo, np.maximum(p_info, p_emo), np.asarray(intimacy01, float), core_hits(s).astype(float),
+        fs.astype(float), fp.astype(float), (s.str.count(_SECOND).to_numpy() > 0).astype(float), third.astype(float),
+        s.str.contains(_OWN_FAMILY, regex=True).to_numpy(dtype=float),
+        s.str.rstrip().str.endswith("?").to_numpy(dtype=float),
+        s.str.contains(_PERIPHERAL, regex=True).to_numpy(dtype=float),
+        s.str.contains(_INTERMEDIATE, regex=True).to_numpy(dtype=float),
+        np.minimum(np.asarray(n_topic_hits, float), 4.0) / 4.0,
+        np.log1p(s.str.split().str.len().fillna(0).to_numpy(dtype=float)) / np.log(40.0),
+    ]
+    return np.column_stack(cols).astype(np.float64)
+
+
+def ordinal_depth(p_disc: np.ndarray, p_ge2: np.ndarray, p_ge3: np.ndarray) -> np.ndarray:
+    """Expected layer of a continuation-ratio model: ``P(d>=1) + P(d>=2) + P(d>=3)``
+    ``= p_disc * (1 + p_ge2 * (1 + p_ge3))`` where ``p_ge2 = P(d>=2 | d>=1)``, ``p_ge3 = P(d=3 | d>=2)``; in [0, 3]."""
+    p1, p2, p3 = (np.clip(np.asarray(a, dtype=np.float64), 0.0, 1.0) for a in (p_disc, p_ge2, p_ge3))
+    return p1 * (1.0 + p2 * (1.0 + p3))
+
+
+def ordinal_layer(p_disc: np.ndarray, p_ge2: np.ndarray, p_ge3: np.ndarray, disclosure: np.ndarray | None = None) -> np.ndarray:
+    """Sequential decision: 0 unless it discloses (``disclosure`` if given, else ``p_disc >= 0.5``); then 1 unless
+    ``p_ge2 >= 0.5``; then 2 unless ``p_ge3 >= 0.5``; else 3."""
+    disc = np.asarray(p_disc) >= 0.5 if disclosure is None else np.asarray(disclosure, dtype=bool)
+    ge2 = np.asarray(p_ge2) >= 0.5
+    ge3 = np.asarray(p_ge3) >= 0.5
+    return np.where(disc, 1 + ge2 * (1 + ge3), 0).astype(np.int64)

@@ -94,3 +94,17 @@ class Featurizer:
         w, c = self._counts(texts)
         self.idf_word, self.idf_char = self._idf(w), self._idf(c)
         return sp.hstack([self._weight(w, self.idf_word), self._weight(c, self.idf_char)], format="csr")
+
+
+#: Hashing space of the small n-gram block used by the depth and topic models (kept small: the artefact stores a
+#: dense ``(n, k)`` weight matrix for it).
+SMALL_HASH_FEATURES = 2**14
+
+
+def small_hasher(n_features: int = SMALL_HASH_FEATURES, token_pattern: str = r"(?u)\b\w+\b|[!?]") -> HashingVectorizer:
+    """Stateless binary word 1–2-gram hasher, L2-normalised rows (no idf): the n-gram block of the depth and topic
+    models."""
+    return HashingVectorizer(
+        n_features=n_features, ngram_range=(1, 2), token_pattern=token_pattern, alternate_sign=False, binary=True,
+        norm="l2", lowercase=True, dtype=np.float32,
+    )

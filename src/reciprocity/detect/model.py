@@ -6,7 +6,13 @@ Pipeline (fit):
 2. one L2-regularised logistic regression per label (class-balanced; ``C`` per label in the config);
 3. out-of-fold (stratified k-fold, seeded) decision scores -> Platt calibration -> threshold maximising the
    label's binary macro-F1 on the out-of-fold probabilities (:mod:`.calibration`); final models refit on all data;
-4. a ridge regression of intimacy (:mod:`.data`, :mod:`.depth`) on the same features.
+4. a ridge regression of intimacy (:mod:`.data`, :mod:`.depth`) on the same features;
+5. (format 2, when the depth development set is given) a continuation-ratio ordinal depth model — three logistic
+   regressions P(layer>=1), P(layer>=2 | >=1), P(layer=3 | >=2) on a few interpretable features (the calibrated
+   probabilities, intimacy, core/peripheral/intermediate lexicons, person and question cues; :func:`.depth.depth_features`)
+   plus a small hashed word-n-gram block — and a one-vs-rest logistic topic tagger on topic-lexicon hits + the same
+   n-grams, both fitted on ``bench/data/depth_dev.csv``. Without that set, the theory-driven rule of :mod:`.depth`
+   and the topic lexicons are used (format 1 behaviour).
 
 Predict: utterances are split into sentences (vectorised), all sentences are scored with one sparse product
 ``X @ W``, and sentence results are aggregated to the utterance by max (probabilities, depth) and union (topics),
@@ -25,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 
@@ -32,21 +39,24 @@ from reciprocity.schema import CODE_COLUMNS, TOPICS
 
 from .calibration import choose_threshold, expected_calibration_error, macro_f1, platt_apply, platt_fit
 from .depth import (
+    DEPTH_FEATURES,
     G_CORE,
     W_EMOTION,
     W_INTIMACY,
     closeness,
     core_hits,
     expected_depth,
+    depth_features,
     layer_from_conditional_depth,
+    ordinal_depth,
     rescale_intimacy,
 )
-from .features import FeatureConfig, Featurizer
+from .features import SMALL_HASH_FEATURES, FeatureConfig, Featurizer, small_hasher
 from .text import as_series, normalise, split_sentences
 from .topics import topic_matrix
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LABELS: tuple[str, str] = ("info", "emo")
 _EMOTIONS = TOPICS.index("emotions")
 
@@ -64,6 +74,16 @@ class DetectorConfig:
     w_intimacy: float = W_INTIMACY
     w_emotion: float = W_EMOTION
     g_core: float = G_CORE
+    #: learned depth / topic models (chosen by 5-fold CV on the 70 % tuning part of the dev set)
+    depth_C: float = 3.0
+    depth_ngram_scale: float = 1.0
+    topic_C: float = 3.0
+    topic_threshold: float = 0.5
+    n_features_small: int = SMALL_HASH_FEATURES
+    #: ``disclosure`` also requires the depth model's P(layer >= 1) >= 0.5 (only with a learned depth model)
+    gate_with_depth: bool = True
+    #: depth = (1 - a) * ordinal expected layer + a * format-1 rule depth; a chosen on dev OOF + question val
+    depth_blend: float = 0.4
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -76,7 +96,8 @@ class DetectorConfig:
         d = dict(d)
         d["features"] = FeatureConfig.from_json(d["features"])
         d["intimacy_quantiles"] = tuple(d["intimacy_quantiles"])
-        return cls(**d)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def _logreg(C: float) -> LogisticRegression:
@@ -111,6 +132,11 @@ class DisclosureDetector:
         self.thresholds_: dict[str, float] = {}
         self.intimacy_range_: tuple[float, float] = (0.0, 1.0)
         self.metadata_: dict[str, Any] = {}
+        # learned depth (3 ordinal steps) and topic (13) models; None -> rule-based depth and lexicon topics
+        self.depth_weights_: np.ndarray | None = None  # (len(DEPTH_FEATURES) + n_small, 3)
+        self.depth_intercepts_: np.ndarray | None = None  # (3,)
+        self.topic_weights_: np.ndarray | None = None  # (len(TOPICS) + n_small, len(TOPICS))
+        self.topic_intercepts_: np.ndarray | None = None  # (len(TOPICS),)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -121,12 +147,16 @@ class DisclosureDetector:
         intimacy_texts: Iterable[str] | None = None,
         intimacy_scores: Iterable[float] | None = None,
         metadata: dict[str, Any] | None = None,
+        depth_texts: Iterable[str] | None = None,
+        depth_layers: Iterable[int] | None = None,
+        depth_topics: Iterable[list[str]] | None = None,
     ) -> DisclosureDetector:
         """Fit on labelled sentences (0/1 labels) and optional intimacy data (real scores on any scale; higher =
         more intimate; ``train_detector`` z-scores each source). Deterministic for a given ``seed``.
 
-        Without intimacy data the intimacy weights are zero and depth depends on the probabilities and the core
-        lexicon only. ``metadata_['cv']`` holds out-of-fold figures at thresholds chosen on those same
+        Without intimacy data the intimacy weights are zero. With ``depth_texts``/``depth_layers``/``depth_topics``
+        (the dev set) the learned depth and topic models are fitted too (:meth:`fit_depth_topics`); otherwise depth
+        follows the rule of :mod:`.depth` and topics the lexicons. ``metadata_['cv']`` holds out-of-fold figures at thresholds chosen on those same
         out-of-fold predictions (slightly optimistic; bench/detector.py gives the unbiased nested figures).
         """
         cfg = self.config
@@ -185,6 +215,74 @@ class DisclosureDetector:
             "n_intimacy": int(len(i_text)),
             "cv": cv_metrics,
         }
+        self.depth_weights_ = self.depth_intercepts_ = self.topic_weights_ = self.topic_intercepts_ = None
+        if depth_texts is not None:
+            if depth_layers is None or depth_topics is None:
+                raise ValueError("depth_texts needs depth_layers and depth_topics")
+            self.fit_depth_topics(depth_texts, depth_layers, depth_topics)
+        return self
+
+    # ------------------------------------------------------- depth / topics
+    def _base_scores(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Calibrated ``p_info``, ``p_emo`` and rescaled intimacy for normalised sentences."""
+        assert self.weights_ is not None and self.intercepts_ is not None
+        raw = np.asarray(self.featurizer.transform(s) @ self.weights_, dtype=np.float64) + self.intercepts_
+        return (
+            platt_apply(raw[:, 0], *self.platt_["info"]),
+            platt_apply(raw[:, 1], *self.platt_["emo"]),
+            rescale_intimacy(raw[:, 2], *self.intimacy_range_),
+        )
+
+    def _depth_topic_design(
+        self, s: pd.Series, p_info: np.ndarray, p_emo: np.ndarray, inti: np.ndarray
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Design matrices of the depth model ``[dense features, scale * n-grams]`` and of the topic model
+        ``[lexicon hits, n-grams]``."""
+        lex = topic_matrix(s).astype(np.float64)
+        dense = depth_features(s, p_info, p_emo, inti, n_topic_hits=lex.sum(axis=1))
+        H = small_hasher(self.config.n_features_small, self.config.features.token_pattern).transform(s)
+        Xd = sp.hstack([sp.csr_matrix(dense), H * self.config.depth_ngram_scale], format="csr")
+        Xt = sp.hstack([sp.csr_matrix(lex), H], format="csr")
+        return Xd, Xt
+
+    def fit_depth_topics(
+        self, texts: Iterable[str] | pd.Series, layers: Iterable[int], topics: Iterable[list[str]]
+    ) -> DisclosureDetector:
+        """Fit (only) the ordinal depth model and the topic tagger on labelled single sentences, keeping the
+        disclosure classifiers and the intimacy regressor. Depth: three L2 logistic regressions (continuation
+        ratio) ``P(d>=1)``, ``P(d>=2 | d>=1)``, ``P(d=3 | d>=2)``, each on the rows where it applies. Topics: one
+        class-balanced L2 logistic per area on the disclosing rows (layer >= 1). Deterministic (lbfgs)."""
+        self._check_fitted()
+        cfg = self.config
+        s = normalise(as_series(texts)).reset_index(drop=True)
+        y = np.asarray(list(layers), dtype=int)
+        tl = list(topics)
+        if not (len(s) == len(y) == len(tl)):
+            raise ValueError("texts, layers and topics must have the same length")
+        Y = np.array([[t in set(ts) for t in TOPICS] for ts in tl], dtype=int).reshape(len(tl), len(TOPICS))
+        Xd, Xt = self._depth_topic_design(s, *self._base_scores(s))
+        Wd = np.zeros((Xd.shape[1], 3), dtype=np.float32)
+        bd = np.zeros(3)
+        for j, (rows, target) in enumerate(((y >= 0, y >= 1), (y >= 1, y >= 2), (y >= 2, y >= 3))):
+            yy = target[rows].astype(int)
+            if len(np.unique(yy)) < 2:  # degenerate (tiny fixtures): constant probability
+                bd[j] = float(np.log((yy.mean() + 1e-3) / (1 - yy.mean() + 1e-3))) if len(yy) else 0.0
+                continue
+            m = LogisticRegression(C=cfg.depth_C, solver="lbfgs", max_iter=5000, tol=1e-6).fit(Xd[rows], yy)
+            Wd[:, j], bd[j] = m.coef_.ravel().astype(np.float32), float(m.intercept_[0])
+        disc = y >= 1
+        Wt = np.zeros((Xt.shape[1], len(TOPICS)), dtype=np.float32)
+        bt = np.full(len(TOPICS), -5.0)
+        for j in range(len(TOPICS)):
+            yy = Y[disc, j]
+            if len(np.unique(yy)) < 2:
+                continue
+            m = LogisticRegression(C=cfg.topic_C, class_weight="balanced", solver="lbfgs", max_iter=5000, tol=1e-6)
+            m.fit(Xt[disc], yy)
+            Wt[:, j], bt[j] = m.coef_.ravel().astype(np.float32), float(m.intercept_[0])
+        self.depth_weights_, self.depth_intercepts_ = Wd, bd
+        self.topic_weights_, self.topic_intercepts_ = Wt, bt
+        self.metadata_ = {**self.metadata_, "n_depth_dev": int(len(s)), "depth_features": list(DEPTH_FEATURES)}
         return self
 
     # -------------------------------------------------------------- predict
@@ -197,41 +295,63 @@ class DisclosureDetector:
         [0, 1]), ``core`` (lexicon hit), ``disclosure``, ``depth`` (expected) and ``depth_if_disclosure``.
         One sparse matrix product for the whole batch (see :mod:`.depth` for the rule)."""
         self._check_fitted()
-        assert self.weights_ is not None and self.intercepts_ is not None
         s = normalise(as_series(sentences)).reset_index(drop=True)
         if len(s) == 0:
             z = np.zeros(0)
             cols = ("info_disclosure", "emo_disclosure", "intimacy", "core", "disclosure", "depth", "depth_if_disclosure")
-            return pd.DataFrame({c: z.astype(bool) if c in ("core", "disclosure") else z for c in cols})
-        raw = np.asarray(self.featurizer.transform(s) @ self.weights_, dtype=np.float64) + self.intercepts_
-        p_info = platt_apply(raw[:, 0], *self.platt_["info"])
-        p_emo = platt_apply(raw[:, 1], *self.platt_["emo"])
-        inti = rescale_intimacy(raw[:, 2], *self.intimacy_range_)
+            out = pd.DataFrame({c: z.astype(bool) if c in ("core", "disclosure") else z for c in cols})
+            out["layer"] = np.zeros(0, dtype=np.int64)
+            return out
+        p_info, p_emo, inti = self._base_scores(s)
         disc = (p_info >= self.thresholds_["info"]) | (p_emo >= self.thresholds_["emo"])
         core = core_hits(s)
         g = closeness(p_emo, inti, core, self.config.w_intimacy, self.config.w_emotion, self.config.g_core)
-        return pd.DataFrame(
+        if self.depth_weights_ is None or self.depth_intercepts_ is None:  # format-1 rule
+            depth, cond = expected_depth(p_info, p_emo, g), 1.0 + 2.0 * g
+            lay = layer_from_conditional_depth(cond, disc)
+            topic_p = None
+        else:
+            Xd, Xt = self._depth_topic_design(s, p_info, p_emo, inti)
+            P = 1.0 / (1.0 + np.exp(-(np.asarray(Xd @ self.depth_weights_, dtype=np.float64) + self.depth_intercepts_)))
+            # blend with the intimacy-based rule so that depth also ranks within a layer (e.g. questions)
+            a = self.config.depth_blend
+            depth = (1.0 - a) * ordinal_depth(P[:, 0], P[:, 1], P[:, 2]) + a * expected_depth(p_info, p_emo, g)
+            cond = ordinal_depth(np.ones(len(s)), P[:, 1], P[:, 2])
+            if self.config.gate_with_depth:  # screens out questions and third-person reports
+                disc = disc & (P[:, 0] >= 0.5)
+            lay = np.where(disc, 1 + (P[:, 1] >= 0.5) * (1 + (P[:, 2] >= 0.5)), 0).astype(np.int64)
+            assert self.topic_weights_ is not None and self.topic_intercepts_ is not None
+            topic_p = 1.0 / (1.0 + np.exp(-(np.asarray(Xt @ self.topic_weights_, dtype=np.float64) + self.topic_intercepts_)))
+        out = pd.DataFrame(
             {
                 "info_disclosure": p_info,
                 "emo_disclosure": p_emo,
                 "intimacy": inti,
                 "core": core,
                 "disclosure": disc,
-                "depth": expected_depth(p_info, p_emo, g),
-                "depth_if_disclosure": 1.0 + 2.0 * g,
+                "depth": depth,
+                "depth_if_disclosure": cond,
+                "layer": lay,
             }
         )
+        out.attrs["topic_proba"] = topic_p
+        return out
 
     def predict_sentences(self, texts: Iterable[str] | pd.Series) -> pd.DataFrame:
         """Sentence-level frame: ``doc`` (input position), ``sentence``, scores and a bool column per topic."""
         sents = split_sentences(as_series(texts))
         scored = self.score_sentences(sents["sentence"])
+        topic_p = scored.attrs.get("topic_proba")
+        scored.attrs = {}
         out = pd.concat([sents.reset_index(drop=True), scored], axis=1)
         tm = np.zeros((len(out), len(TOPICS)), dtype=bool)
         disc = out["disclosure"].to_numpy(dtype=bool)
-        if disc.any():
-            tm[disc] = topic_matrix(out.loc[disc, "sentence"])
-        tm[:, _EMOTIONS] |= disc & (out["emo_disclosure"].to_numpy() >= self.thresholds_["emo"])
+        if topic_p is not None:  # learned tagger
+            tm[disc] = topic_p[disc] >= self.config.topic_threshold
+        else:  # format-1 lexicon rule
+            if disc.any():
+                tm[disc] = topic_matrix(out.loc[disc, "sentence"])
+            tm[:, _EMOTIONS] |= disc & (out["emo_disclosure"].to_numpy() >= self.thresholds_["emo"])
         return pd.concat([out, pd.DataFrame(tm, columns=list(TOPICS))], axis=1)
 
     def predict(self, texts: Iterable[str] | pd.Series | str) -> pd.DataFrame:
@@ -239,14 +359,12 @@ class DisclosureDetector:
         src = as_series(texts)
         n = len(src)
         sent = self.predict_sentences(src)
-        # depth given disclosure only counts on disclosing sentences
-        sent["cond"] = sent["depth_if_disclosure"].where(sent["disclosure"], 0.0)
         g = sent.groupby("doc", sort=True)
-        agg = g[["info_disclosure", "emo_disclosure", "depth", "cond"]].max()
+        agg = g[["info_disclosure", "emo_disclosure", "depth", "layer"]].max()
         full = agg.reindex(np.arange(n), fill_value=0.0)
         info = full["info_disclosure"].to_numpy(dtype=np.float64)
         emo = full["emo_disclosure"].to_numpy(dtype=np.float64)
-        disclosure = (info >= self.thresholds_["info"]) | (emo >= self.thresholds_["emo"])
+        disclosure = g["disclosure"].any().reindex(np.arange(n), fill_value=False).to_numpy(dtype=bool)
         depth = full["depth"].to_numpy(dtype=np.float64)
         # topics: union over sentences, as python lists in TOPICS order
         tm = g[list(TOPICS)].any().reindex(np.arange(n), fill_value=False).to_numpy(dtype=bool)
@@ -263,7 +381,7 @@ class DisclosureDetector:
                 "emo_disclosure": emo,
                 "disclosure": disclosure,
                 "depth": depth,
-                "layer": layer_from_conditional_depth(full["cond"].to_numpy(dtype=np.float64), disclosure),
+                "layer": full["layer"].to_numpy(dtype=np.int64),
                 "topics": topics,
             },
             index=src.index if isinstance(texts, pd.Series) else pd.RangeIndex(n),
@@ -289,6 +407,11 @@ class DisclosureDetector:
                 "idf_word": self.featurizer.idf_word.astype(np.float32),
                 "idf_char": self.featurizer.idf_char.astype(np.float32),
                 "weights": self.weights_.astype(np.float32),
+                **(
+                    {"depth_weights": self.depth_weights_.astype(np.float32), "topic_weights": self.topic_weights_.astype(np.float32)}
+                    if self.depth_weights_ is not None and self.topic_weights_ is not None
+                    else {}
+                ),
             },
         )
         meta = {
@@ -300,7 +423,15 @@ class DisclosureDetector:
             "platt": {k: list(v) for k, v in self.platt_.items()},
             "thresholds": dict(self.thresholds_),
             "intimacy_range": list(self.intimacy_range_),
-            "columns": {"weights": ["info", "emo", "intimacy"]},
+            "columns": {
+                "weights": ["info", "emo", "intimacy"],
+                "depth_weights": {"rows": [*DEPTH_FEATURES, f"ngram_hash_{self.config.n_features_small}"],
+                                  "cols": ["p_ge1", "p_ge2_given_ge1", "p_3_given_ge2"]},
+                "topic_weights": {"rows": [*(f"lexicon_{t}" for t in TOPICS), f"ngram_hash_{self.config.n_features_small}"],
+                                  "cols": list(TOPICS)},
+            },
+            "depth_intercepts": None if self.depth_intercepts_ is None else [float(v) for v in self.depth_intercepts_],
+            "topic_intercepts": None if self.topic_intercepts_ is None else [float(v) for v in self.topic_intercepts_],
             "metadata": self.metadata_,
         }
         (d / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -322,6 +453,11 @@ class DisclosureDetector:
             det.featurizer.idf_word = z["idf_word"].astype(np.float32)
             det.featurizer.idf_char = z["idf_char"].astype(np.float32)
             det.weights_ = z["weights"].astype(np.float32)
+            if "depth_weights" in z.files and meta.get("depth_intercepts") is not None:
+                det.depth_weights_ = z["depth_weights"].astype(np.float32)
+                det.topic_weights_ = z["topic_weights"].astype(np.float32)
+                det.depth_intercepts_ = np.asarray(meta["depth_intercepts"], dtype=np.float64)
+                det.topic_intercepts_ = np.asarray(meta["topic_intercepts"], dtype=np.float64)
         det.intercepts_ = np.asarray(meta["intercepts"], dtype=np.float64)
         det.platt_ = {k: (float(v[0]), float(v[1])) for k, v in meta["platt"].items()}
         det.thresholds_ = {k: float(v) for k, v in meta["thresholds"].items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ def fit_from_data(
     config: DetectorConfig | None = None,
     offmychest_rows: np.ndarray | None = None,
     tweet_exclude: np.ndarray | None = None,
+    dev: pd.DataFrame | None = None,
 ) -> DisclosureDetector:
     """Fit a detector on OffMyChest (optionally a row subset) + question intimacy train + English tweets
-    (optionally minus the rows where ``tweet_exclude`` is True)."""
+    (optionally minus the rows where ``tweet_exclude`` is True) and, when ``dev`` (a :func:`.data.load_depth_dev`
+    frame, or a subset of it) is given, the learned depth and topic models on it."""
     omc = D.load_offmychest(data_dir)
     if offmychest_rows is not None:
         omc = omc.iloc[offmychest_rows]
@@ -40,11 +43,17 @@ def fit_from_data(
     return DisclosureDetector(config, seed=seed).fit(
         omc["text"], omc["info"], omc["emo"], intimacy_texts=inti["text"], intimacy_scores=inti["target"],
         metadata={"n_questions": int(len(q)), "n_tweets_en": int(len(tw))},
+        depth_texts=None if dev is None else dev["text"],
+        depth_layers=None if dev is None else dev["layer"],
+        depth_topics=None if dev is None else dev["topics"],
     )
 
 
-def train_detector(data_dir: Path, out_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train on ``data_dir`` and write the artefact to ``out_dir`` (default: the bundled artefact folder).
+def train_detector(
+    data_dir: Path, out_dir: Path | None = None, seed: int = 0, dev_path: Path | None = None
+) -> dict[str, Any]:
+    """Train on ``data_dir`` plus the depth development set (``dev_path``, default the repository's
+    ``bench/data/depth_dev.csv``, all rows) and write the artefact to ``out_dir`` (default: the bundled folder).
 
     Returns the metrics dict stored in the artefact (out-of-fold macro-F1 at the chosen thresholds, ECE,
     thresholds, sizes, data hash). Raises ``FileNotFoundError`` naming the first missing data file.
@@ -52,10 +61,13 @@ def train_detector(data_dir: Path, out_dir: Path | None = None, seed: int = 0) -
     data_dir = Path(data_dir)
     for rel in D.TRAINING_FILES:
         D._require(data_dir, rel)
+    dev = D.load_depth_dev(dev_path)
     t0 = time.perf_counter()
-    det = fit_from_data(data_dir, seed=seed)
+    det = fit_from_data(data_dir, seed=seed, dev=dev)
     det.metadata_.update(
         {
+            "depth_dev_sha256": hashlib.sha256(Path(dev_path or D.DEPTH_DEV).read_bytes()).hexdigest(),
+            "depth_dev_rows": int(len(dev)),
             "training_data_sha256": D.data_hash(data_dir),
             "training_files": [str(p) for p in D.TRAINING_FILES],
             "seed": seed,
