@@ -182,8 +182,9 @@ def _parse_json_lines(path: Path, text: str, skip_invalid: bool, problems: list[
 def _stringify(raw: pd.DataFrame) -> pd.DataFrame:
     """Identifier and text columns as strings (JSON may carry numbers), missing kept missing."""
     for column in _STRING_COLUMNS:
-        if column in raw.columns:
-            raw[column] = raw[column].map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v))
+        if column in raw.columns and pd.api.types.infer_dtype(raw[column], skipna=True) not in ("string", "empty"):
+            values = raw[column]
+            raw[column] = values.astype(str).where(values.notna(), None)
     return raw
 
 
