@@ -21,11 +21,8 @@ following THEORY §2. The artefact is ``model.npz`` (float32 arrays) + ``model.j
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +30,32 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import StratifiedKFold
 
-from reciprocity.schema import CODE_COLUMNS, TOPICS
+from reciprocity.schema import TOPICS
 
-from .calibration import choose_threshold, expected_calibration_error, macro_f1, platt_apply, platt_fit
+from .base import LABELS, ConfigJSON, SentenceDetector, _logreg, _write_npz, bundled, read_meta, require_files
+from .base import write_meta
+from .calibration import expected_calibration_error, macro_f1
 from .depth import (
     DEPTH_FEATURES,
     G_CORE,
     W_EMOTION,
     W_INTIMACY,
-    closeness,
-    core_hits,
     expected_depth,
     depth_features,
     layer_from_conditional_depth,
     ordinal_depth,
-    rescale_intimacy,
 )
 from .features import SMALL_HASH_FEATURES, FeatureConfig, Featurizer, small_hasher
-from .text import as_series, normalise, split_sentences
+from .text import as_series, normalise
 from .topics import topic_matrix
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 FORMAT_VERSION = 2
-LABELS: tuple[str, str] = ("info", "emo")
-_EMOTIONS = TOPICS.index("emotions")
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
+class DetectorConfig(ConfigJSON):
     """Hyper-parameters (chosen once by 5-fold CV on OffMyChest; see docs/model-card.md)."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -85,53 +78,19 @@ class DetectorConfig:
     #: depth = (1 - a) * ordinal expected layer + a * format-1 rule depth; a chosen on dev OOF + question val
     depth_blend: float = 0.4
 
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["features"] = self.features.to_json()
-        d["intimacy_quantiles"] = list(self.intimacy_quantiles)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> DetectorConfig:
-        d = dict(d)
-        d["features"] = FeatureConfig.from_json(d["features"])
-        d["intimacy_quantiles"] = tuple(d["intimacy_quantiles"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+    _json_ignore_unknown = True
 
 
-def _logreg(C: float) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced", solver="lbfgs", max_iter=3000, tol=1e-4)
-
-
-_new_empty_lists = np.frompyfunc(lambda _: [], 1, 1)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like ``np.savez_compressed`` but byte-reproducible (fixed zip timestamps, sorted members); readable by
-    ``np.load(..., allow_pickle=False)``."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-
-
-class DisclosureDetector:
+class DisclosureDetector(SentenceDetector):
     """Scikit-learn-like estimator. ``fit`` -> ``predict``/``transform`` -> frame with ``CODE_COLUMNS``."""
 
+    _name = "DisclosureDetector"
+    _fitted_attr = "weights_"
+
     def __init__(self, config: DetectorConfig | None = None, seed: int = 0):
-        self.config = config or DetectorConfig()
-        self.seed = seed
-        self.featurizer = Featurizer(self.config.features)
-        self.weights_: np.ndarray | None = None  # (n_features, 3): info, emo, intimacy
-        self.intercepts_: np.ndarray | None = None  # (3,)
-        self.platt_: dict[str, tuple[float, float]] = {}
-        self.thresholds_: dict[str, float] = {}
-        self.intimacy_range_: tuple[float, float] = (0.0, 1.0)
-        self.metadata_: dict[str, Any] = {}
+        super().__init__(config or DetectorConfig(), seed)
+        self.config: DetectorConfig
+        self.weights_: np.ndarray | None = None  # (n_features, 3): info, emo, intimacy; intercepts_ (3,)
         # learned depth (3 ordinal steps) and topic (13) models; None -> rule-based depth and lexicon topics
         self.depth_weights_: np.ndarray | None = None  # (len(DEPTH_FEATURES) + n_small, 3)
         self.depth_intercepts_: np.ndarray | None = None  # (3,)
@@ -160,14 +119,7 @@ class DisclosureDetector:
         out-of-fold predictions (slightly optimistic; bench/detector.py gives the unbiased nested figures).
         """
         cfg = self.config
-        x_text = normalise(as_series(texts)).reset_index(drop=True)
-        y = {"info": np.asarray(list(info_labels), dtype=int), "emo": np.asarray(list(emo_labels), dtype=int)}
-        if not (len(x_text) == len(y["info"]) == len(y["emo"])):
-            raise ValueError("texts, info_labels and emo_labels must have the same length")
-        i_text = normalise(as_series(intimacy_texts if intimacy_texts is not None else [])).reset_index(drop=True)
-        i_y = np.asarray(list(intimacy_scores) if intimacy_scores is not None else [], dtype=float)
-        if len(i_text) != len(i_y):
-            raise ValueError("intimacy_texts and intimacy_scores must have the same length")
+        x_text, y, i_text, i_y = self._fit_inputs(texts, info_labels, emo_labels, intimacy_texts, intimacy_scores)
 
         self.featurizer = Featurizer(cfg.features)
         X_all = self.featurizer.fit_transform(pd.concat([x_text, i_text], ignore_index=True))
@@ -179,14 +131,7 @@ class DisclosureDetector:
         for j, label in enumerate(LABELS):
             C = cfg.C_info if label == "info" else cfg.C_emo
             yy = y[label]
-            oof = np.zeros(len(yy))
-            skf = StratifiedKFold(n_splits=cfg.n_folds, shuffle=True, random_state=self.seed)
-            for tr, te in skf.split(X, yy):
-                oof[te] = _logreg(C).fit(X[tr], yy[tr]).decision_function(X[te])
-            a, c = platt_fit(oof, yy)
-            p_oof = platt_apply(oof, a, c)
-            thr, f1 = choose_threshold(yy, p_oof)
-            self.platt_[label], self.thresholds_[label] = (a, c), thr
+            p_oof, thr, f1 = self._calibrate(label, yy, self._oof_scores(X, yy, C, self.seed))
             cv_metrics[label] = {
                 "oof_macro_f1_at_threshold": f1,
                 "oof_macro_f1_at_0.5": macro_f1(yy, p_oof >= 0.5),
@@ -206,15 +151,7 @@ class DisclosureDetector:
         else:
             b[2] = 0.5
         self.weights_, self.intercepts_ = W, b
-        raw = np.asarray(X @ W[:, 2]).ravel() + b[2]
-        lo, hi = np.quantile(raw, cfg.intimacy_quantiles) if len(raw) else (0.0, 1.0)
-        self.intimacy_range_ = (float(lo), float(hi))
-        self.metadata_ = {
-            **(metadata or {}),
-            "n_sentences": int(len(x_text)),
-            "n_intimacy": int(len(i_text)),
-            "cv": cv_metrics,
-        }
+        self._finish_fit(np.asarray(X @ W[:, 2]).ravel() + b[2], metadata, len(x_text), len(i_text), cv_metrics)
         self.depth_weights_ = self.depth_intercepts_ = self.topic_weights_ = self.topic_intercepts_ = None
         if depth_texts is not None:
             if depth_layers is None or depth_topics is None:
@@ -227,11 +164,7 @@ class DisclosureDetector:
         """Calibrated ``p_info``, ``p_emo`` and rescaled intimacy for normalised sentences."""
         assert self.weights_ is not None and self.intercepts_ is not None
         raw = np.asarray(self.featurizer.transform(s) @ self.weights_, dtype=np.float64) + self.intercepts_
-        return (
-            platt_apply(raw[:, 0], *self.platt_["info"]),
-            platt_apply(raw[:, 1], *self.platt_["emo"]),
-            rescale_intimacy(raw[:, 2], *self.intimacy_range_),
-        )
+        return self._calibrated(raw)
 
     def _depth_topic_design(
         self, s: pd.Series, p_info: np.ndarray, p_emo: np.ndarray, inti: np.ndarray
@@ -286,10 +219,6 @@ class DisclosureDetector:
         return self
 
     # -------------------------------------------------------------- predict
-    def _check_fitted(self) -> None:
-        if self.weights_ is None or self.intercepts_ is None:
-            raise RuntimeError("DisclosureDetector is not fitted; call fit() or DisclosureDetector.load()")
-
     def score_sentences(self, sentences: pd.Series) -> pd.DataFrame:
         """Score already-split sentences: ``info_disclosure``, ``emo_disclosure``, ``intimacy`` (rescaled to
         [0, 1]), ``core`` (lexicon hit), ``disclosure``, ``depth`` (expected) and ``depth_if_disclosure``.
@@ -297,15 +226,11 @@ class DisclosureDetector:
         self._check_fitted()
         s = normalise(as_series(sentences)).reset_index(drop=True)
         if len(s) == 0:
-            z = np.zeros(0)
-            cols = ("info_disclosure", "emo_disclosure", "intimacy", "core", "disclosure", "depth", "depth_if_disclosure")
-            out = pd.DataFrame({c: z.astype(bool) if c in ("core", "disclosure") else z for c in cols})
+            out = self._empty_scores()
             out["layer"] = np.zeros(0, dtype=np.int64)
             return out
         p_info, p_emo, inti = self._base_scores(s)
-        disc = (p_info >= self.thresholds_["info"]) | (p_emo >= self.thresholds_["emo"])
-        core = core_hits(s)
-        g = closeness(p_emo, inti, core, self.config.w_intimacy, self.config.w_emotion, self.config.g_core)
+        disc, core, g = self._rule_inputs(s, p_info, p_emo, inti)
         if self.depth_weights_ is None or self.depth_intercepts_ is None:  # format-1 rule
             depth, cond = expected_depth(p_info, p_emo, g), 1.0 + 2.0 * g
             lay = layer_from_conditional_depth(cond, disc)
@@ -337,67 +262,21 @@ class DisclosureDetector:
         out.attrs["topic_proba"] = topic_p
         return out
 
-    def predict_sentences(self, texts: Iterable[str] | pd.Series) -> pd.DataFrame:
-        """Sentence-level frame: ``doc`` (input position), ``sentence``, scores and a bool column per topic."""
-        sents = split_sentences(as_series(texts))
-        scored = self.score_sentences(sents["sentence"])
-        topic_p = scored.attrs.get("topic_proba")
-        scored.attrs = {}
-        out = pd.concat([sents.reset_index(drop=True), scored], axis=1)
-        tm = np.zeros((len(out), len(TOPICS)), dtype=bool)
-        disc = out["disclosure"].to_numpy(dtype=bool)
-        if topic_p is not None:  # learned tagger
-            tm[disc] = topic_p[disc] >= self.config.topic_threshold
-        else:  # format-1 lexicon rule
-            if disc.any():
-                tm[disc] = topic_matrix(out.loc[disc, "sentence"])
-            tm[:, _EMOTIONS] |= disc & (out["emo_disclosure"].to_numpy() >= self.thresholds_["emo"])
-        return pd.concat([out, pd.DataFrame(tm, columns=list(TOPICS))], axis=1)
+    def _sentence_layer_input(self, sent: pd.DataFrame) -> pd.Series:
+        return sent["layer"]
 
-    def predict(self, texts: Iterable[str] | pd.Series | str) -> pd.DataFrame:
-        """One row per input with ``CODE_COLUMNS``; a Series input keeps its index."""
-        src = as_series(texts)
-        n = len(src)
-        sent = self.predict_sentences(src)
-        g = sent.groupby("doc", sort=True)
-        agg = g[["info_disclosure", "emo_disclosure", "depth", "layer"]].max()
-        full = agg.reindex(np.arange(n), fill_value=0.0)
-        info = full["info_disclosure"].to_numpy(dtype=np.float64)
-        emo = full["emo_disclosure"].to_numpy(dtype=np.float64)
-        disclosure = g["disclosure"].any().reindex(np.arange(n), fill_value=False).to_numpy(dtype=bool)
-        depth = full["depth"].to_numpy(dtype=np.float64)
-        # topics: union over sentences, as python lists in TOPICS order
-        tm = g[list(TOPICS)].any().reindex(np.arange(n), fill_value=False).to_numpy(dtype=bool)
-        rows, cols = np.nonzero(tm)
-        names = np.asarray(TOPICS, dtype=object)[cols]
-        lists = pd.Series(names).groupby(rows).agg(list) if len(rows) else pd.Series(dtype=object)
-        topics = lists.reindex(np.arange(n)).to_numpy(dtype=object)
-        empty = np.flatnonzero(pd.isna(topics))
-        if len(empty):  # distinct list objects, never one shared list
-            topics[empty] = _new_empty_lists(np.arange(len(empty)))
-        frame = pd.DataFrame(
-            {
-                "info_disclosure": info,
-                "emo_disclosure": emo,
-                "disclosure": disclosure,
-                "depth": depth,
-                "layer": full["layer"].to_numpy(dtype=np.int64),
-                "topics": topics,
-            },
-            index=src.index if isinstance(texts, pd.Series) else pd.RangeIndex(n),
-        )
-        return frame[list(CODE_COLUMNS)]
-
-    transform = predict
-
-    def fit_transform(self, texts, info_labels, emo_labels, **kw) -> pd.DataFrame:
-        return self.fit(texts, info_labels, emo_labels, **kw).predict(texts)
+    def _utterance_disclosure_layer(
+        self, g: Any, info: np.ndarray, emo: np.ndarray, layer_input: pd.Series, docs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Any disclosing sentence; the deepest sentence layer."""
+        disclosure = g["disclosure"].any().reindex(docs, fill_value=False).to_numpy(dtype=bool)
+        return disclosure, layer_input.to_numpy(dtype=np.int64)
 
     # ---------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> Path:
         """Write ``model.npz`` (float32 arrays) and ``model.json`` (metadata) into ``directory``."""
         self._check_fitted()
-        assert self.weights_ is not None and self.intercepts_ is not None
+        assert self.weights_ is not None
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         assert self.featurizer.idf_word is not None and self.featurizer.idf_char is not None
@@ -415,14 +294,7 @@ class DisclosureDetector:
             },
         )
         meta = {
-            "format_version": FORMAT_VERSION,
-            "model": "reciprocity.detect.DisclosureDetector",
-            "seed": self.seed,
-            "config": self.config.to_json(),
-            "intercepts": [float(v) for v in self.intercepts_],
-            "platt": {k: list(v) for k, v in self.platt_.items()},
-            "thresholds": dict(self.thresholds_),
-            "intimacy_range": list(self.intimacy_range_),
+            **self._common_meta(FORMAT_VERSION, "reciprocity.detect.DisclosureDetector"),
             "columns": {
                 "weights": ["info", "emo", "intimacy"],
                 "depth_weights": {"rows": [*DEPTH_FEATURES, f"ngram_hash_{self.config.n_features_small}"],
@@ -432,9 +304,8 @@ class DisclosureDetector:
             },
             "depth_intercepts": None if self.depth_intercepts_ is None else [float(v) for v in self.depth_intercepts_],
             "topic_intercepts": None if self.topic_intercepts_ is None else [float(v) for v in self.topic_intercepts_],
-            "metadata": self.metadata_,
         }
-        (d / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_meta(d / "model.json", meta)
         return d
 
     @classmethod
@@ -442,12 +313,8 @@ class DisclosureDetector:
         """Load an artefact; ``None`` loads the one bundled in ``reciprocity/detect/artifacts``. No network."""
         d = Path(directory) if directory is not None else ARTIFACT_DIR
         jpath, npath = d / "model.json", d / "model.npz"
-        for p in (jpath, npath):
-            if not p.is_file():
-                raise FileNotFoundError(f"detector artefact file not found: {p} (run `reciprocity train`)")
-        meta = json.loads(jpath.read_text(encoding="utf-8"))
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{jpath}: artefact format {meta['format_version']} is newer than supported {FORMAT_VERSION}")
+        require_files((jpath, npath), "detector artefact", "run `reciprocity train`")
+        meta = read_meta(jpath, FORMAT_VERSION)
         det = cls(DetectorConfig.from_json(meta["config"]), seed=int(meta.get("seed", 0)))
         with np.load(npath, allow_pickle=False) as z:
             det.featurizer.idf_word = z["idf_word"].astype(np.float32)
@@ -458,23 +325,13 @@ class DisclosureDetector:
                 det.topic_weights_ = z["topic_weights"].astype(np.float32)
                 det.depth_intercepts_ = np.asarray(meta["depth_intercepts"], dtype=np.float64)
                 det.topic_intercepts_ = np.asarray(meta["topic_intercepts"], dtype=np.float64)
-        det.intercepts_ = np.asarray(meta["intercepts"], dtype=np.float64)
-        det.platt_ = {k: (float(v[0]), float(v[1])) for k, v in meta["platt"].items()}
-        det.thresholds_ = {k: float(v) for k, v in meta["thresholds"].items()}
-        det.intimacy_range_ = (float(meta["intimacy_range"][0]), float(meta["intimacy_range"][1]))
-        det.metadata_ = meta.get("metadata", {})
+        det._restore_common(meta)
         return det
-
-
-_DEFAULT: DisclosureDetector | None = None
 
 
 def default_detector() -> DisclosureDetector:
     """The bundled detector, loaded once per process."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = DisclosureDetector.load()
-    return _DEFAULT
+    return bundled(DisclosureDetector)
 
 
 def detect(texts: Iterable[str] | pd.Series | str, detector: DisclosureDetector | None = None) -> pd.DataFrame:
