@@ -99,3 +99,17 @@ def test_detect_table_appends_codes(tmp_path: Path) -> None:
     coded = pd.read_parquet(out)
     assert len(coded) == 3 and coded.loc[2, "layer"] == 0
     assert coded.loc[0, "info_disclosure"] > coded.loc[1, "info_disclosure"]
+
+
+def test_outcomes_names_a_non_numeric_outcome_value(tmp_path: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(EXAMPLES / "conversations.csv")
+    table["liking"] = 3
+    table["liking"] = table["liking"].astype(object)
+    table.loc[2, "liking"] = "high"
+    source = tmp_path / "bad_outcome.csv"
+    table.to_csv(source, index=False)
+    result = runner.invoke(app, ["outcomes", str(source), "--outcome", "liking", "--use-codes"])
+    assert result.exit_code == 1
+    assert "field 'liking': not a number: 'high'" in " ".join(result.output.split())

@@ -152,7 +152,7 @@ def analyze(
 
         existing = [c for c in CODE_COLUMNS if c in table.columns]
         coded = table.rename(columns={c: f"input_{c}" for c in existing})
-        coded = pd.concat([coded, _detect_in_batches(lambda texts: detect(texts, tier=tier), coded[TEXT], progress)],
+        coded = pd.concat([coded, detect_in_batches(lambda texts: detect(texts, tier=tier), coded[TEXT], progress)],
                           axis=1)
         codes_from = f"detector ({tier} tier)"
     coded = coded.reset_index(drop=True)
@@ -199,8 +199,9 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     for table in (transitions, dyad_transitions):
         for column in ("from", "to"):
             table[column] = table[column].to_numpy().astype("int64")  # bools (disclosure) -> 0/1, vectorised
-    multilevel = lagged_multilevel(coded, pairs)
-    slopes = dyad_slopes(lag_design(coded, pairs))
+    design = lag_design(coded, pairs)
+    multilevel = lagged_multilevel(coded, pairs, design=design)
+    slopes = dyad_slopes(design)
     dyads = (disclosure.yules_q.merge(slopes, on=CONVERSATION, how="left")
              .merge(multilevel.dyad_effects, on=CONVERSATION, how="left"))
     groups = pairwise_reciprocity(coded, pairs)
@@ -241,7 +242,7 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     }
 
 
-def _detect_in_batches(detect: Callable, texts: pd.Series, progress: Progress | None,
+def detect_in_batches(detect: Callable, texts: pd.Series, progress: Progress | None,
                        batch_size: int = 4096) -> pd.DataFrame:
     """Run the detector over whole batches, reporting progress between batches."""
     parts = []

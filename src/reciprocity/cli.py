@@ -123,18 +123,19 @@ def detect(
         return
     if out is None:
         _fail("--out FILE is required with an INPUT file")
+    from reciprocity.analyze import detect_in_batches
+
     try:
         table = _read_texts(input, format, text_column)
-        with _progress() as progress:
-            task = progress.add_task("detecting disclosure", total=len(table))
-            parts = []
-            for start in range(0, len(table), 4096):
-                batch = table[text_column].iloc[start:start + 4096]
-                parts.append(run_detector(batch).set_index(batch.index))
-                progress.update(task, completed=start + len(batch))
+        coded = table
+        if len(table):
+            with _progress() as progress:
+                task = progress.add_task("detecting disclosure", total=len(table))
+                codes = detect_in_batches(run_detector, table[text_column],
+                                           lambda done, total: progress.update(task, completed=done))
+            coded = pd.concat([table, codes], axis=1)
     except (InputError, ImportError) as error:
         _fail(str(error))
-    coded = pd.concat([table, pd.concat(parts)], axis=1) if parts else table
     write(coded, out)
     console.print(f"coded {len(coded)} texts → {out}", highlight=False)
 
@@ -144,7 +145,6 @@ def _read_texts(path: Path, format: str | None, text_column: str):
     import pandas as pd
 
     from reciprocity.corpus import infer_format, read
-    from reciprocity.errors import Problem
 
     format = format or infer_format(path)
     if text_column == "text" and format == "convokit":
@@ -205,6 +205,7 @@ def outcomes(
         missing = [c for c in [*outcome, *covariates] if c not in table.columns]
         if missing:
             raise InputError(Problem(str(input), "header", missing[0], "no such outcome/covariate column"))
+        _check_numeric(table, [*outcome, *covariates], str(input))
         result = run_analysis(table, use_codes=use_codes, seed=seed, n_permutations=0, source=str(input))
     except (InputError, FileNotFoundError) as error:
         _fail(str(error))
@@ -218,6 +219,22 @@ def outcomes(
         console.print(f"{row.outcome:<20} {row.term:<28} b = {row.estimate:+.3f} "
                       f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p = {row.p:.3f}  n = {row.n}", highlight=False, soft_wrap=True)
     console.print(f"table → {out}", highlight=False)
+
+
+def _check_numeric(table, columns: list[str], source: str) -> None:
+    """Outcomes and covariates are averaged per conversation: every given value must be a number."""
+    import numpy as np
+    import pandas as pd
+
+    problems = []
+    for column in columns:
+        values = table[column]
+        bad = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
+        problems += [Problem(source, f"row {row + 1}", column,
+                             f"not a number: {values.iloc[row]!r} (utterance id {table['id'].iloc[row]!r})")
+                     for row in bad]
+    if problems:
+        raise InputError(problems)
 
 
 def _register_extensions() -> None:

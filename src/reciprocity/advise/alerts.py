@@ -113,9 +113,8 @@ class _Ordered:
         self.position = np.arange(self.n) - self.starts
         sizes = np.bincount(self.conv) if self.n else np.zeros(0, dtype=np.int64)
         self.length = sizes[self.conv] if self.n else np.zeros(0, dtype=np.int64)
-        speaker_raw = coded[SPEAKER].to_numpy()[self.order]
-        self.speaker_names = speaker_raw
-        self.spk = pd.factorize(pd.MultiIndex.from_arrays([self.conv, speaker_raw]))[0]
+        self.speaker_names = coded[SPEAKER].to_numpy()[self.order]
+        self.spk = pd.factorize(pd.MultiIndex.from_arrays([self.conv, self.speaker_names]))[0]
         self.local = self.spk - self.spk[self.starts] if self.n else self.spk
         self.disclosed = coded["disclosure"].to_numpy(bool)[self.order]
         self.layer = coded["layer"].to_numpy(np.int64)[self.order]
@@ -225,11 +224,10 @@ def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
     hits = np.flatnonzero(fire)
     if len(hits) == 0:
         return pd.DataFrame()
-    # the dominant speaker's name: the first row of that speaker in the conversation
-    first_row = pd.Series(np.arange(o.n)).groupby(o.spk).transform("min").to_numpy()
-    lookup = pd.Series(first_row, index=pd.MultiIndex.from_arrays([o.conv, o.local])).groupby(level=[0, 1]).first()
-    dom_rows = lookup.reindex(pd.MultiIndex.from_arrays([o.conv[hits], dominant[hits]])).to_numpy()
-    names = o.speaker_names[dom_rows]
+    # the dominant speaker's name: speaker codes are numbered by first appearance, conversation by
+    # conversation, so the dominant speaker's code is the conversation's first code plus its local index
+    _, first_row = np.unique(o.spk, return_index=True)
+    names = o.speaker_names[first_row[o.spk[o.starts[hits]] + dominant[hits]]]
     idx = index[hits]
     severity = np.where(idx >= 0.9, "high", np.where(idx >= 0.75, "medium", "low"))
     w = rules.imbalance_window
@@ -251,7 +249,7 @@ def _window_counts(o: _Ordered, window: int) -> np.ndarray:
     return cs[i + 1] - cs[np.maximum(i - window + 1, o.starts)]
 
 
-def depenetration_alerts(coded: pd.DataFrame, o: _Ordered, rules: AlertRules) -> pd.DataFrame:
+def depenetration_alerts(coded: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
     events = depenetration_events(coded, rules.stage_rules, levels=("dyad",))
     if events.empty:
         return pd.DataFrame()
@@ -289,7 +287,7 @@ def advise(coded: pd.DataFrame, rules: AlertRules = AlertRules()) -> pd.DataFram
     parts = [unreciprocated(o, rules), premature(o, rules), imbalance(o, rules)]
     parts = [p for p in parts if len(p)]
     frames = [p.drop(columns="_row") for p in parts]
-    dep = depenetration_alerts(coded, o, rules)
+    dep = depenetration_alerts(coded, rules)
     if len(dep):
         frames.append(dep)
     if not frames:

@@ -19,8 +19,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reciprocity.advise.alerts import AlertRules, _Ordered, premature, prepare, unreciprocated
-from reciprocity.advise.alerts import advise as _advise
+from reciprocity.advise.alerts import (
+    AlertRules,
+    _Ordered,
+    depenetration_alerts,
+    imbalance,
+    premature,
+    prepare,
+    unreciprocated,
+)
 from reciprocity.measure.stages import stages
 from reciprocity.schema import CONVERSATION, LAYER_NAMES
 
@@ -67,9 +74,8 @@ def live_advice(history: pd.DataFrame, speaker: str | None = None, rules: AlertR
 
     early = premature(o, rules, use_length=False)
     runs = unreciprocated(o, rules)
-    alerts = _advise(history, rules)
-    imbalance = recent(alerts[alerts["kind"] == "sustained_imbalance"])
-    depenetration = recent(alerts[alerts["kind"] == "depenetration"])
+    imbalanced = recent(imbalance(o, rules))
+    depenetration = recent(depenetration_alerts(history, rules))
     early = recent(early)
 
     mine = early[early["speaker"] == speaker] if len(early) else early
@@ -86,9 +92,9 @@ def live_advice(history: pd.DataFrame, speaker: str | None = None, rules: AlertR
             return f"{speaker}: Slow down and give them room — ask an open question about them and wait for them " \
                    f"to share before you go deeper. ({own_runs['evidence'].iloc[-1]})"
 
-    if len(imbalance) and imbalance["speaker"].iloc[-1] == speaker:
+    if len(imbalanced) and imbalanced["speaker"].iloc[-1] == speaker:
         return f"{speaker}: You have been doing most of the sharing. Pause and invite them in with a question. " \
-               f"({imbalance['evidence'].iloc[-1]})"
+               f"({imbalanced['evidence'].iloc[-1]})"
 
     theirs = early[early["speaker"] != speaker] if len(early) else early
     if len(theirs):

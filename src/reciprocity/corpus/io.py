@@ -149,12 +149,18 @@ def _read_ragged_csv(path: Path, text: str, header: list[str], options: dict) ->
 
 
 def _read_jsonl(path: Path, skip_invalid: bool) -> tuple[pd.DataFrame, list[Problem]]:
-    text, problems = _decode(path, path.read_bytes(), skip_invalid)
-    records, lines = _parse_json_lines(path, text, skip_invalid, problems)
-    raw = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    raw, lines, problems = _json_records(path, skip_invalid)
     raw = _stringify(raw)
     raw[LOCATION] = [f"line {n}" for n in lines]
     return raw, problems
+
+
+def _json_records(path: Path, skip_invalid: bool) -> tuple[pd.DataFrame, list[int], list[Problem]]:
+    """Decode and parse a JSON-lines file: the records as a frame, their line numbers, the problems."""
+    text, problems = _decode(path, path.read_bytes(), skip_invalid)
+    records, lines = _parse_json_lines(path, text, skip_invalid, problems)
+    raw = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return raw, lines, problems
 
 
 def _parse_json_lines(path: Path, text: str, skip_invalid: bool, problems: list[Problem]) -> tuple[list[dict], list[int]]:
@@ -223,9 +229,7 @@ def _read_convokit(path: Path, skip_invalid: bool) -> tuple[pd.DataFrame, list[P
     utterance_file = path / "utterances.jsonl"
     if not utterance_file.exists():
         raise InputError(Problem(str(utterance_file), "file", None, "missing file of the ConvoKit corpus"))
-    text, problems = _decode(utterance_file, utterance_file.read_bytes(), skip_invalid)
-    records, lines = _parse_json_lines(utterance_file, text, skip_invalid, problems)
-    raw = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    raw, lines, problems = _json_records(utterance_file, skip_invalid)
     if "meta" in raw.columns:
         meta = pd.json_normalize(raw["meta"].map(lambda m: m if isinstance(m, dict) else {}).tolist(), max_level=0)
         meta.columns = [c if c not in raw.columns else f"meta.{c}" for c in meta.columns]

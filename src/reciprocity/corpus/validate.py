@@ -40,8 +40,9 @@ def find_problems(raw: pd.DataFrame, source: str) -> tuple[list[Problem], np.nda
     has_id = "id" in raw.columns
     if has_id:
         ids = raw["id"].astype("string")
-        flag(_blank(raw["id"]), "id", "empty id")
-        flag(ids.duplicated(keep="first") & ~_blank(raw["id"]), "id", "duplicate id")
+        blank_id = _blank(raw["id"])
+        flag(blank_id, "id", "empty id")
+        flag(ids.duplicated(keep="first") & ~blank_id, "id", "duplicate id")
     if "turn" in raw.columns:
         turns = pd.to_numeric(raw["turn"], errors="coerce")
         not_integer = turns.isna() | (turns != turns.round())
@@ -56,12 +57,11 @@ def find_problems(raw: pd.DataFrame, source: str) -> tuple[list[Problem], np.nda
         else:
             # A reply must point at a valid utterance of the same conversation; iterate because
             # dropping a row can leave replies to it dangling.
+            conversations = raw[CONVERSATION].astype("string")
+            pairs = pd.MultiIndex.from_arrays([conversations, replies])
             while True:
                 keep = ~bad
-                valid_targets = pd.MultiIndex.from_arrays(
-                    [raw[CONVERSATION].astype("string")[keep], ids[keep]]
-                )
-                pairs = pd.MultiIndex.from_arrays([raw[CONVERSATION].astype("string"), replies])
+                valid_targets = pd.MultiIndex.from_arrays([conversations[keep], ids[keep]])
                 dangling = given & keep & ~pairs.isin(valid_targets)
                 if not dangling.any():
                     break

@@ -185,10 +185,11 @@ def social_relations(scores: pd.DataFrame, *, group: str = GROUP, actor: str = A
         gindex = pd.Series(np.arange(len(ids)), index=ids)
         pos = block.set_index([group, "person"])["k"]
         sub = data.loc[data[group].isin(ids)]
+        cell = (gindex[sub[group]].to_numpy(),
+                pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[actor]])).to_numpy(),
+                pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[partner]])).to_numpy())
         x = np.zeros((len(ids), n, n))
-        x[gindex[sub[group]].to_numpy(),
-          pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[actor]])).to_numpy(),
-          pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[partner]])).to_numpy()] = sub[value].to_numpy(float)
+        x[cell] = sub[value].to_numpy(float)
         out = srm_components(x)
         pooled.append((len(ids), out))
         variance_rows.append(pd.DataFrame({
@@ -200,10 +201,7 @@ def social_relations(scores: pd.DataFrame, *, group: str = GROUP, actor: str = A
             group: block[group].to_numpy(), "person": block["person"].to_numpy(),
             "actor": out["a"][block["g"], block["k"]], "partner": out["b"][block["g"], block["k"]],
             "group_mean": out["mean"][block["g"]]}))
-        relation_rows.append(sub.assign(relationship=out["rel"][
-            gindex[sub[group]].to_numpy(),
-            pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[actor]])).to_numpy(),
-            pos.reindex(pd.MultiIndex.from_arrays([sub[group], sub[partner]])).to_numpy()]))
+        relation_rows.append(sub.assign(relationship=out["rel"][cell]))
     variances = pd.concat(variance_rows, ignore_index=True) if variance_rows else \
         pd.DataFrame(columns=[group, "n", "component", "estimate"])
     if pooled:

@@ -337,17 +337,20 @@ def _fit_exact(endog, exog, groups, z_index, n_groups):
 
 
 def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = "depth",
-                      random_slope: bool = True, level: float = 0.95, engine: str = "exact") -> MultilevelResult:
+                      random_slope: bool = True, level: float = 0.95, engine: str = "exact",
+                      design: pd.DataFrame | None = None) -> MultilevelResult:
     """Fit d_{B,t} = b0 + b_s own_lag + b_p partner_lag + u_dyad (+ random partner-lag slope).
 
     See the module docstring for the design and the fallback rule. Returns a
     :class:`MultilevelResult` with a tidy ``params`` table. ``engine="exact"`` (default) maximises
     the REML likelihood from per-dyad sufficient statistics (:func:`reml_fit`); ``"statsmodels"``
-    fits the same model with statsmodels' ``MixedLM`` (the reference; much slower).
+    fits the same model with statsmodels' ``MixedLM`` (the reference; much slower). ``design``
+    (optional): :func:`lag_design` of ``coded``, ``pairs`` and ``value``, when the caller has it already.
     """
     if engine not in {"exact", "statsmodels"}:
         raise ValueError(f"unknown engine {engine!r}")
-    design = lag_design(coded, pairs, value)
+    if design is None:
+        design = lag_design(coded, pairs, value)
     n_obs, n_dyads = len(design), int(design[CONVERSATION].nunique())
     if n_dyads < 2 or n_obs < 10:
         return _empty("too few dyads or lagged pairs for a multilevel model", n_obs, n_dyads)

@@ -83,9 +83,10 @@ def conversation_profile(coded: pd.DataFrame) -> pd.DataFrame:
     spread = (disclosures - disclosures.groupby(level=0).transform("mean")).abs()
     total = disclosures.groupby(level=0).sum()
     profile["balance_index"] = (spread.groupby(level=0).sum() / total.where(total > 0)).reindex(profile.index)
-    core = coded.assign(position=position).loc[coded["layer"] >= 3]
+    positioned = coded[[CONVERSATION]].assign(position=position)
+    core = positioned.loc[coded["layer"] >= 3]
     profile["first_core_position"] = core.groupby(CONVERSATION)["position"].min().reindex(profile.index)
-    peak = coded.assign(position=position).loc[coded["depth"] == grouped["depth"].transform("max")]
+    peak = positioned.loc[coded["depth"] == grouped["depth"].transform("max")]
     profile["first_peak_position"] = peak.groupby(CONVERSATION)["position"].min().reindex(profile.index)
     centred = position - position.groupby(coded[CONVERSATION]).transform("mean")
     slope_num = (centred * coded["depth"]).groupby(coded[CONVERSATION], sort=False).sum()

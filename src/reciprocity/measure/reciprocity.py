@@ -26,7 +26,7 @@ Null baselines (each re-computes the statistics on re-arranged codes, pairs kept
 
 One-sided permutation p-value (reciprocity > null): p = (1 + #{null > observed} + U #{null ==
 observed}) / (B + 1), U ~ U(0, 1) (Phipson & Smyth 2010, with ties broken at random, see
-:func:`_p_value`). Corpus-level nulls average the per-dyad null draws (for pseudo-dyads,
+:meth:`_Tally.p_value`). Corpus-level nulls average the per-dyad null draws (for pseudo-dyads,
 each draw picks one of the K partners per dyad at random). Bootstrap CIs are percentile
 intervals over dyads (B_boot resamples of dyads drawn with replacement, vectorised), for the
 observed corpus statistic and for observed - null.
@@ -77,16 +77,6 @@ def pair_statistics(depth: np.ndarray, disclosed: np.ndarray, prev: np.ndarray, 
             n_prev > 0, total(prev_disclosed * next_disclosed) / n_prev - total(next_disclosed) / n, np.nan
         )
     return PairStatistics(n, np.clip(r_lag, -1, 1), matching, conditional)
-
-
-def shuffle_within(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A permutation of row positions that only moves rows within their group."""
-    home = np.argsort(groups, kind="stable")
-    shuffled = np.lexsort((rng.random(len(groups)), groups))
-    permutation = np.empty_like(home)
-    permutation[home] = shuffled
-    return permutation
-
 
 
 #: Null baselines in the order they are reported.
@@ -208,30 +198,6 @@ def _nanmean_rows(values: np.ndarray, axis: int = -1) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
-
-
-def _p_value(observed: np.ndarray, null: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-    """One-sided permutation p-value per column; NaN where the statistic is undefined.
-
-    p = (1 + #{null > obs} + U * #{null == obs}) / (1 + B), U ~ U(0, 1) per column (ties within
-    EPSILON broken at random). Without ties this is Phipson & Smyth's (1 + #{null >= obs}) / (B + 1);
-    with ties (discrete statistics such as conditional reciprocity on short dyads) counting every
-    tie as exceeding makes the test very conservative, while the random tie-break keeps it valid
-    (p is never below the exact randomised p-value) and close to nominal size. ``rng=None``
-    counts ties fully (U = 1).
-    """
-    valid = ~np.isnan(null)
-    greater = ((null > observed + EPSILON) & valid).sum(axis=0)
-    ties = ((np.abs(null - observed) <= EPSILON) & valid).sum(axis=0)
-    u = 1.0 if rng is None else rng.random(np.shape(observed))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = (1.0 + greater + u * ties) / (1.0 + valid.sum(axis=0))
-    return np.where(np.isnan(observed) | (valid.sum(axis=0) == 0), np.nan, p)
-
-
-def bootstrap_indices(n: int, rng: np.random.Generator, n_boot: int = 1000) -> np.ndarray:
-    """(n_boot, n) matrix of dyad indices drawn with replacement."""
-    return rng.integers(0, n, size=(n_boot, n)) if n else np.zeros((n_boot, 0), dtype=np.int64)
 
 
 def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boot: int = 1000,
@@ -365,7 +331,15 @@ class _Tally:
             return np.where(self.valid > 0, self.total / np.maximum(self.valid, 1), np.nan)
 
     def p_value(self, rng: np.random.Generator | None) -> np.ndarray:
-        """As :func:`_p_value` on the full null matrix (same formula, same tie-break draws)."""
+        """One-sided permutation p-value per column; NaN where the statistic is undefined.
+
+        p = (1 + #{null > obs} + U * #{null == obs}) / (1 + B), U ~ U(0, 1) per column (ties within
+        EPSILON broken at random). Without ties this is Phipson & Smyth's (1 + #{null >= obs}) / (B + 1);
+        with ties (discrete statistics such as conditional reciprocity on short dyads) counting every
+        tie as exceeding makes the test very conservative, while the random tie-break keeps it valid
+        (p is never below the exact randomised p-value) and close to nominal size. ``rng=None``
+        counts ties fully (U = 1).
+        """
         u = 1.0 if rng is None else rng.random(np.shape(self.observed))
         with np.errstate(invalid="ignore", divide="ignore"):
             p = (1.0 + self.greater + u * self.ties) / (1.0 + self.valid)
@@ -512,9 +486,7 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             "conditional_reciprocity_p_circular": tally_rec_spk["circular"].p_value(tie_rng),
         })
 
-    mean_r = fisher_mean(observed.r_lag)
     finite_rec = np.isfinite(observed.conditional)
-    mean_rec = float(np.mean(observed.conditional[finite_rec])) if finite_rec.any() else float("nan")
     nulls = {}
     for name in NULLS:
         if name == "pseudo":
@@ -558,7 +530,6 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
                 _bootstrap_ci(np.where(mask, observed.conditional, np.nan), "mean", rng, n_boot, minus=dyad_null_rec),
                 _share_below(p_rec)),
         }
-    del mean_r, mean_rec
     summary = {
         "n_permutations": n_permutations,
         "seed": seed,

@@ -32,7 +32,6 @@ from reciprocity.schema import CONVERSATION
 
 #: Known category sets for the shared codes (others: the sorted observed values).
 KNOWN_CATEGORIES: dict[str, list] = {"layer": [0, 1, 2, 3], "disclosure": [False, True]}
-CORPUS = "<all>"
 
 
 @dataclass(frozen=True)
