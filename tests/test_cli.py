@@ -112,4 +112,4 @@ def test_outcomes_names_a_non_numeric_outcome_value(tmp_path: Path) -> None:
     table.to_csv(source, index=False)
     result = runner.invoke(app, ["outcomes", str(source), "--outcome", "liking", "--use-codes"])
     assert result.exit_code == 1
-    assert "field 'liking': not a number: 'high'" in " ".join(result.output.split())
+    assert "bad_outcome.csv, line 4, field 'liking': not a number: 'high'" in " ".join(result.output.split())

@@ -79,8 +79,9 @@ def test_seed_makes_null_baselines_reproducible() -> None:
 def test_use_codes_rejects_bad_codes_with_row_and_field() -> None:
     table = reciprocity.read(EXAMPLE)
     table.loc[4, "depth"] = 7
-    with pytest.raises(InputError, match=r"row 5, field 'depth'"):
-        reciprocity.analyze(table, use_codes=True)
+    # The error names the line of the source file (header is line 1), not a position in the sorted table.
+    with pytest.raises(InputError, match=r"conversations.csv, line 6, field 'depth'"):
+        reciprocity.analyze(table, use_codes=True, source=str(EXAMPLE))
     with pytest.raises(InputError, match="needs a 'disclosure' and/or 'depth' column"):
         reciprocity.analyze(table.drop(columns=["depth", "disclosure"]), use_codes=True)
 

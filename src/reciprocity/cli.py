@@ -207,7 +207,7 @@ def outcomes(
             raise InputError(Problem(str(input), "header", missing[0], "no such outcome/covariate column"))
         _check_numeric(table, [*outcome, *covariates], str(input))
         result = run_analysis(table, use_codes=use_codes, seed=seed, n_permutations=0, source=str(input))
-    except (InputError, FileNotFoundError) as error:
+    except (InputError, FileNotFoundError, ImportError) as error:
         _fail(str(error))
     values = result.utterances.groupby(CONVERSATION)[[*outcome, *covariates]].mean(numeric_only=True)
     dyads = result.conversations.merge(values, left_on=CONVERSATION, right_index=True, how="left")
@@ -227,10 +227,11 @@ def _check_numeric(table, columns: list[str], source: str) -> None:
     import pandas as pd
 
     problems = []
+    locations = table.attrs.get("locations") or [f"row {i + 1}" for i in range(len(table))]
     for column in columns:
         values = table[column]
         bad = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
-        problems += [Problem(source, f"row {row + 1}", column,
+        problems += [Problem(source, locations[row], column,
                              f"not a number: {values.iloc[row]!r} (utterance id {table['id'].iloc[row]!r})")
                      for row in bad]
     if problems:

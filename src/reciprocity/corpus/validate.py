@@ -81,11 +81,14 @@ def validate(
     Raises :class:`InputError` listing every problem; with ``skip_invalid`` drops the invalid rows
     instead and records them in ``table.attrs["skipped"]`` (a list of :class:`Problem`).
     Returns the table sorted by conversation (first appearance) and turn, with ``id`` and
-    ``turn`` filled in (file order when absent) and text columns as strings.
+    ``turn`` filled in (file order when absent) and text columns as strings. Each row's place in
+    the source ("line 12", "row 4") is kept in ``table.attrs["locations"]`` so that later checks
+    (e.g. of human codes) can name it.
     """
     raw = raw.copy()
     if LOCATION not in raw.columns:
-        raw[LOCATION] = [f"row {i + 1}" for i in range(len(raw))]
+        known = raw.attrs.get("locations")  # a table validated before keeps its file locations
+        raw[LOCATION] = known if known is not None and len(known) == len(raw) else [f"row {i + 1}" for i in range(len(raw))]
     missing = [column for column in REQUIRED_COLUMNS if column not in raw.columns]
     if missing:
         raise InputError(
@@ -94,8 +97,8 @@ def validate(
     problems, bad = find_problems(raw, source)
     if problems and not skip_invalid:
         raise InputError(problems)
-    table = raw.loc[~bad].drop(columns=LOCATION)
-    table = normalise(table)
+    table = normalise(raw.loc[~bad])
+    table.attrs["locations"] = table.pop(LOCATION).tolist()
     table.attrs["skipped"] = problems
     table.attrs["source"] = source
     return table

@@ -11,20 +11,20 @@ _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 
 
-def _as_bool(values: pd.Series, source: str) -> pd.Series:
+def _as_bool(values: pd.Series, locations: list[str], source: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype(bool)
     text = values.astype("string").str.strip().str.lower().fillna("")
     text = text.str.replace(r"\.0$", "", regex=True)
     bad = ~text.isin(_TRUE | _FALSE)
-    _raise_if(bad, values.index, source, "disclosure", "disclosure code must be 0/1 or true/false")
+    _raise_if(bad, locations, source, "disclosure", "disclosure code must be 0/1 or true/false")
     return text.isin(_TRUE)
 
 
-def _raise_if(bad: pd.Series, index: pd.Index, source: str, field: str, message: str) -> None:
+def _raise_if(bad: pd.Series, locations: list[str], source: str, field: str, message: str) -> None:
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())
-        raise InputError([Problem(source, f"row {r + 1}", field, message) for r in rows])
+        raise InputError([Problem(source, locations[r], field, message) for r in rows])
 
 
 def prepare_codes(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
@@ -33,26 +33,29 @@ def prepare_codes(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     Needs ``disclosure`` and/or ``depth`` (0–3). Missing pieces are derived and documented:
     ``layer`` = round(depth); ``disclosure`` = layer > 0; a table with only ``disclosure``
     gets depth 1 for disclosures, 0 otherwise; absent ``topics`` are empty lists.
-    Rows are numbered as in the (normalised) table.
+    Problems name each row's source location (``table.attrs["locations"]``, kept by
+    :func:`reciprocity.corpus.validate`), else its position in the table ("row N").
     """
     if "disclosure" not in table.columns and "depth" not in table.columns:
         raise InputError(Problem(source, "header", "disclosure",
                                  "--use-codes needs a 'disclosure' and/or 'depth' column"))
     coded = table.copy()
+    known = table.attrs.get("locations")
+    locations = known if known is not None and len(known) == len(table) else [f"row {i + 1}" for i in range(len(table))]
     if "depth" in coded.columns:
         depth = pd.to_numeric(coded["depth"], errors="coerce")
-        _raise_if(depth.isna() | (depth < 0) | (depth > 3), coded.index, source, "depth",
+        _raise_if(depth.isna() | (depth < 0) | (depth > 3), locations, source, "depth",
                   "depth code must be a number from 0 to 3")
         coded["depth"] = depth.astype(float)
     if "disclosure" in coded.columns:
-        coded["disclosure"] = _as_bool(coded["disclosure"], source)
+        coded["disclosure"] = _as_bool(coded["disclosure"], locations, source)
     else:
         coded["disclosure"] = coded["depth"] > 0
     if "depth" not in coded.columns:
         coded["depth"] = coded["disclosure"].astype(float)
     if "layer" in coded.columns:
         layer = pd.to_numeric(coded["layer"], errors="coerce")
-        _raise_if(~layer.isin([0, 1, 2, 3]), coded.index, source, "layer", "layer must be 0, 1, 2 or 3")
+        _raise_if(~layer.isin([0, 1, 2, 3]), locations, source, "layer", "layer must be 0, 1, 2 or 3")
         coded["layer"] = layer.astype("int64")
     else:
         coded["layer"] = np.clip(np.rint(coded["depth"].to_numpy()), 0, 3).astype("int64")

@@ -358,18 +358,21 @@ def _group_matrices(corpus: _Corpus, table: pd.DataFrame) -> dict:
     frame = pd.DataFrame({"c": conv, "i": corpus.speaker_local[prev], "j": corpus.speaker_local[nxt],
                           "dp": disclosed[prev], "dn": disclosed[nxt],
                           "m": 1 - np.abs(depth[nxt] - depth[prev]) / (depth[nxt] + depth[prev] + 1e-9)})
-    for c, rows in frame.groupby("c"):
+    # one grouped pass over all cells: Rec(j<-i) = P(j discloses | i disclosed) - P(j discloses)
+    cells = frame.assign(both=frame["dp"] & frame["dn"]).groupby(["c", "i", "j"]).agg(
+        n=("dn", "size"), base=("dn", "mean"), n_dp=("dp", "sum"), n_both=("both", "sum"), m=("m", "mean"))
+    n_dp = cells["n_dp"].to_numpy(float)
+    cells["rec"] = np.where(n_dp > 0, cells["n_both"].to_numpy(float) / np.maximum(n_dp, 1), np.nan) - cells["base"]
+    for c, rows in cells.groupby(level="c"):
         size = int(k[c])
+        i = rows.index.get_level_values("i").to_numpy()
+        j = rows.index.get_level_values("j").to_numpy()
         n = np.zeros((size, size))
         rec = np.full((size, size), np.nan)
         match = np.full((size, size), np.nan)
-        for (i, j), cell in rows.groupby(["i", "j"]):
-            n[i, j] = len(cell)
-            base = cell["dn"].mean()
-            after = cell.loc[cell["dp"], "dn"]
-            if len(after):
-                rec[i, j] = after.mean() - base
-            match[i, j] = cell["m"].mean()
+        n[i, j] = rows["n"].to_numpy(float)
+        rec[i, j] = rows["rec"].to_numpy(float)
+        match[i, j] = rows["m"].to_numpy(float)
         out[str(int(c))] = {"n": [_column(r, 0) for r in n], "rec": [_column(r) for r in rec],
                             "match": [_column(r) for r in match]}
     return out

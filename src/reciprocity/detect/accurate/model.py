@@ -25,7 +25,7 @@ Artefact (``artifacts/accurate/``): ``encoder.int8.onnx`` + ``tokenizer.json`` (
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,8 +356,3 @@ def default_accurate_detector() -> AccurateDetector:
 def detect_accurate(texts: Iterable[str] | pd.Series | str, detector: AccurateDetector | None = None) -> pd.DataFrame:
     """Code utterances with the bundled (or given) accurate detector; see :meth:`AccurateDetector.predict`."""
     return (detector or default_accurate_detector()).predict(texts)
-
-
-def as_cache(mapping: Mapping[str, np.ndarray]) -> EmbeddingCache:  # pragma: no cover - convenience
-    keys = list(mapping)
-    return EmbeddingCache(keys, np.stack([mapping[k] for k in keys]))
