@@ -20,8 +20,11 @@ Reports (printed and written to bench/results/detector.json):
   drawn before any tuning (model fitted on the other 70 %); the format-1 rule (theory-driven depth, lexicon topics)
   for comparison;
 * ESConv supporter turns: depth vs the binary "Self-disclosure" strategy (Spearman, point-biserial, AUC);
-* throughput of ``predict`` on ~10k sentences (sentences per second, single process);
-* the accurate tier and the plain MiniLM encoder, taken from bench/results/accurate.json when that file exists;
+* throughput of the fast tier's ``predict`` on ~10k sentences (sentences per second, single process), and a
+  same-run speed comparison on one 2,000-sentence sample, repetitions interleaved, best repetition kept: fast tier,
+  format-1 rule, the TF-IDF+LR baseline, the accurate tier (int8 ONNX) and the plain all-MiniLM-L6-v2 fp32
+  sentence-transformers encoder (torch, in ``training/.venv``, run as a subprocess; skipped when that venv is absent);
+* the accurate tier's CV figures, taken from bench/results/accurate.json (bench/encoder_speed.py) when it exists;
 * reliability-curve bins (pooled out-of-fold) in the JSON and as docs/reliability.svg.
 
 ``--quick``: 2 folds on a 3,000-sentence OffMyChest subsample, 2,000 sentences for throughput; a sanity run, not
@@ -233,6 +236,74 @@ def esconv_eval(det: DisclosureDetector, data: Path, rule: DisclosureDetector) -
     return res
 
 
+def same_run_speed(det: DisclosureDetector, base: DisclosureDetector, omc: pd.DataFrame, n: int, reps: int,
+                   seed: int) -> dict:
+    """Sentences/second of every coder on the same ``n`` OffMyChest sentences, in one run.
+
+    Repetitions are interleaved (plain encoder, fast, rule, baseline, accurate, then again) so that load on the
+    machine hits all of them alike; the best repetition of each is reported, all are kept. The plain encoder is
+    ``SentenceTransformer.encode`` (fp32, batch 32) in the training venv, as in bench/encoder_speed.py."""
+    import os
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from encoder_speed import PLAIN, TRAIN_PY
+
+    sents = omc["text"].sample(n, random_state=seed).tolist()
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    baseline = LogisticRegression(max_iter=2000, class_weight="balanced").fit(tfidf.fit_transform(omc["text"]), omc["info"])
+    coders = {
+        "fast_tier": lambda: det.predict(sents),
+        "format1_rule": lambda: base.predict(sents),
+        "tfidf_lr_baseline": lambda: baseline.predict_proba(tfidf.transform(sents)),
+    }
+    notes = {}
+    try:
+        from reciprocity.detect.accurate import AccurateDetector
+
+        accurate = AccurateDetector.load()
+        coders["accurate_tier"] = lambda: accurate.predict(sents)
+    except Exception as exc:  # noqa: BLE001 - the extra may be missing
+        notes["accurate_tier"] = f"not run: {type(exc).__name__}: {exc}"
+    for run in coders.values():  # warm-up: sessions, first allocations
+        run()
+    times: dict[str, list[float]] = {k: [] for k in coders}
+    plain_ok = TRAIN_PY.is_file()
+    if not plain_ok:
+        notes["plain_minilm_fp32"] = f"not run: {TRAIN_PY.relative_to(ROOT)} absent (see training/README.md)"
+    else:
+        times["plain_minilm_fp32"] = []
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(sents, fh)
+    try:
+        for _ in range(reps):
+            if plain_ok:
+                r = subprocess.run([str(TRAIN_PY), "-c", PLAIN, fh.name, "1"], capture_output=True, text=True,
+                                   env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+                if r.returncode != 0:
+                    notes["plain_minilm_fp32"] = "failed: " + r.stderr[-500:]
+                    plain_ok = False
+                    times.pop("plain_minilm_fp32")
+                else:
+                    times["plain_minilm_fp32"] += json.loads(r.stdout.strip().splitlines()[-1])["times"]
+            for name, run in coders.items():
+                t0 = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - t0)
+    finally:
+        os.unlink(fh.name)
+    rate = {k: round(n / min(v), 1) for k, v in times.items()}
+    res: dict = {"n_sentences": n, "reps": reps, "sentences_per_second": rate, "seconds": times, "notes": notes,
+                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+    if "plain_minilm_fp32" in rate:
+        res["speedup_vs_plain_minilm_fp32"] = {k: round(v / rate["plain_minilm_fp32"], 2) for k, v in rate.items()
+                                               if k != "plain_minilm_fp32"}
+        res["targets"] = {"fast_tier": ">= 50x", "accurate_tier": ">= 1.5x"}
+    print("  " + json.dumps(res["sentences_per_second"]))
+    return res
+
+
 def accurate_tier(path: Path) -> dict:
     if not path.is_file():
         try:
@@ -301,7 +372,14 @@ def print_summary(r: dict) -> None:
         print(f"  dev {name}: layer acc {m['layer_accuracy']:.3f}, layer macro-F1 {m['layer_macro_f1']:.3f},"
               f" topics micro/macro-F1 {m['topics_micro_f1']:.3f}/{m['topics_macro_f1']:.3f}")
     print(f"  throughput: {th['sentences_per_second']:.0f} sentences/s (format-1 rule {th['format1_rule_sentences_per_second']:.0f})")
-    print("=== accurate tier and plain MiniLM encoder ===")
+    sr = r.get("speed_same_run", {})
+    print(f"=== same-run speed ({sr.get('n_sentences')} sentences, best of {sr.get('reps')}) ===")
+    for k, v in sr.get("sentences_per_second", {}).items():
+        x = sr.get("speedup_vs_plain_minilm_fp32", {}).get(k)
+        print(f"  {k}: {v:.0f} sentences/s" + (f" ({x:.1f}x the plain MiniLM fp32 encoder)" if x else ""))
+    for k, v in sr.get("notes", {}).items():
+        print(f"  {k}: {v}")
+    print("=== accurate tier (CV from bench/results/accurate.json) ===")
     a = r["accurate_tier"]
     print("  " + a["status"])
     for k, v in a.get("summary", {}).items():
@@ -391,7 +469,10 @@ def main(argv: list[str] | None = None) -> dict:
     result["layer_distribution_offmychest_sample"] = {
         str(k): round(float(v), 4) for k, v in out["layer"].value_counts(normalize=True).sort_index().items()
     }
-    print("[6] accurate tier / plain encoder")
+    print("[6] same-run speed: fast tier, format-1 rule, TF-IDF+LR, accurate tier, plain MiniLM fp32")
+    result["speed_same_run"] = same_run_speed(det, base, omc, n=500 if args.quick else 2_000, reps=1 if args.quick else 2,
+                                              seed=args.seed)
+    print("[7] accurate tier CV / depth and topics")
     result["accurate_tier"] = accurate_tier(ROOT / "bench" / "results" / "accurate.json")
     if not args.quick:
         result["accurate_tier"]["depth_topics"] = accurate_depth_topics(dev, {

@@ -280,3 +280,19 @@ def test_bundled_artifact_matches_dev_set():
     assert meta["format_version"] == 2 and meta["depth_intercepts"] is not None
     if DEPTH_DEV.is_file():
         assert meta["metadata"]["depth_dev_sha256"] == hashlib.sha256(DEPTH_DEV.read_bytes()).hexdigest()
+
+
+def test_folded_small_block_equals_direct_hashing():
+    """The depth/topic n-gram block folded from the word counts is the small hasher's matrix, bucket for bucket."""
+    from reciprocity.detect.features import Featurizer, fold_binary, small_hasher
+
+    texts = ["I'm so scared I'll lose my job!", "", "🙂🙂", "the bus the bus the bus was late?",
+             "Mi hermana y yo no hablamos", "I I I love love hiking and hiking"] * 3
+    feat = Featurizer().fit(texts)
+    _, counts = feat.transform_with_word_counts(texts)
+    folded = fold_binary(counts, 2**14)
+    direct = small_hasher(2**14).transform(texts)
+    assert folded.shape == direct.shape
+    assert abs(folded - direct).max() < 1e-6
+    with pytest.raises(ValueError, match="cannot fold"):
+        fold_binary(counts, 3)

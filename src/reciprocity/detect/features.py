@@ -84,10 +84,14 @@ class Featurizer:
         return normalize(x, norm="l2", copy=False)
 
     def transform(self, texts) -> sp.csr_matrix:
+        return self.transform_with_word_counts(texts)[0]
+
+    def transform_with_word_counts(self, texts) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The features and the raw word n-gram counts they were built from (for :func:`fold_binary`)."""
         if self.idf_word is None or self.idf_char is None:
             raise RuntimeError("Featurizer is not fitted (no idf vectors)")
         w, c = self._counts(texts)
-        return sp.hstack([self._weight(w, self.idf_word), self._weight(c, self.idf_char)], format="csr")
+        return sp.hstack([self._weight(w, self.idf_word), self._weight(c, self.idf_char)], format="csr"), w
 
     def fit_transform(self, texts) -> sp.csr_matrix:
         """Learn the idf vectors on ``texts`` and return their features (hashing done once)."""
@@ -108,3 +112,22 @@ def small_hasher(n_features: int = SMALL_HASH_FEATURES, token_pattern: str = r"(
         n_features=n_features, ngram_range=(1, 2), token_pattern=token_pattern, alternate_sign=False, binary=True,
         norm="l2", lowercase=True, dtype=np.float32,
     )
+
+
+def fold_binary(word_counts: sp.csr_matrix, n_features: int) -> sp.csr_matrix:
+    """The :func:`small_hasher` block computed from word 1–2-gram counts hashed into a larger power-of-two space
+    with the same token pattern, without hashing the text again.
+
+    scikit-learn's hasher puts a token in bucket ``|h| mod n`` (``h`` the signed 32-bit MurmurHash3), so for
+    ``n_small`` dividing ``n_large`` the small bucket is the large bucket ``mod n_small``: fold the column indices,
+    set every present bucket to 1 (``binary=True``) and L2-normalise rows — identical to ``small_hasher``."""
+    if word_counts.shape[1] % n_features:
+        raise ValueError(f"cannot fold {word_counts.shape[1]} hashed columns into {n_features}")
+    folded = sp.csr_matrix(
+        (np.ones_like(word_counts.data, dtype=np.float32), word_counts.indices % n_features, word_counts.indptr),
+        shape=(word_counts.shape[0], n_features),
+    )
+    folded.sum_duplicates()
+    folded.data[:] = 1.0
+    return normalize(folded, norm="l2", copy=False)
+

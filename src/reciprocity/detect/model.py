@@ -46,7 +46,7 @@ from .depth import (
     layer_from_conditional_depth,
     ordinal_depth,
 )
-from .features import SMALL_HASH_FEATURES, FeatureConfig, Featurizer, small_hasher
+from .features import SMALL_HASH_FEATURES, FeatureConfig, Featurizer, fold_binary, small_hasher
 from .text import as_series, normalise
 from .topics import topic_matrix
 
@@ -162,18 +162,32 @@ class DisclosureDetector(SentenceDetector):
     # ------------------------------------------------------- depth / topics
     def _base_scores(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Calibrated ``p_info``, ``p_emo`` and rescaled intimacy for normalised sentences."""
+        return self._base_scores_and_counts(s)[0]
+
+    def _base_scores_and_counts(self, s: pd.Series) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], sp.csr_matrix]:
+        """:meth:`_base_scores` plus the hashed word n-gram counts (reused for the small n-gram block)."""
         assert self.weights_ is not None and self.intercepts_ is not None
-        raw = np.asarray(self.featurizer.transform(s) @ self.weights_, dtype=np.float64) + self.intercepts_
-        return self._calibrated(raw)
+        X, word_counts = self.featurizer.transform_with_word_counts(s)
+        raw = np.asarray(X @ self.weights_, dtype=np.float64) + self.intercepts_
+        return self._calibrated(raw), word_counts
+
+    def _small_ngrams(self, s: pd.Series, word_counts: sp.csr_matrix | None) -> sp.csr_matrix:
+        """The depth/topic n-gram block: folded from the word counts when the hashing spaces allow it (exactly the
+        same matrix, one hashing pass fewer), else hashed again."""
+        n_small, f = self.config.n_features_small, self.config.features
+        if word_counts is not None and f.word_ngram == (1, 2) and f.n_features_word % n_small == 0:
+            return fold_binary(word_counts, n_small)
+        return small_hasher(n_small, f.token_pattern).transform(s)
 
     def _depth_topic_design(
-        self, s: pd.Series, p_info: np.ndarray, p_emo: np.ndarray, inti: np.ndarray
+        self, s: pd.Series, p_info: np.ndarray, p_emo: np.ndarray, inti: np.ndarray,
+        word_counts: sp.csr_matrix | None = None,
     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """Design matrices of the depth model ``[dense features, scale * n-grams]`` and of the topic model
         ``[lexicon hits, n-grams]``."""
         lex = topic_matrix(s).astype(np.float64)
         dense = depth_features(s, p_info, p_emo, inti, n_topic_hits=lex.sum(axis=1))
-        H = small_hasher(self.config.n_features_small, self.config.features.token_pattern).transform(s)
+        H = self._small_ngrams(s, word_counts)
         Xd = sp.hstack([sp.csr_matrix(dense), H * self.config.depth_ngram_scale], format="csr")
         Xt = sp.hstack([sp.csr_matrix(lex), H], format="csr")
         return Xd, Xt
@@ -193,7 +207,8 @@ class DisclosureDetector(SentenceDetector):
         if not (len(s) == len(y) == len(tl)):
             raise ValueError("texts, layers and topics must have the same length")
         Y = np.array([[t in set(ts) for t in TOPICS] for ts in tl], dtype=int).reshape(len(tl), len(TOPICS))
-        Xd, Xt = self._depth_topic_design(s, *self._base_scores(s))
+        base, word_counts = self._base_scores_and_counts(s)
+        Xd, Xt = self._depth_topic_design(s, *base, word_counts=word_counts)
         Wd = np.zeros((Xd.shape[1], 3), dtype=np.float32)
         bd = np.zeros(3)
         for j, (rows, target) in enumerate(((y >= 0, y >= 1), (y >= 1, y >= 2), (y >= 2, y >= 3))):
@@ -229,14 +244,14 @@ class DisclosureDetector(SentenceDetector):
             out = self._empty_scores()
             out["layer"] = np.zeros(0, dtype=np.int64)
             return out
-        p_info, p_emo, inti = self._base_scores(s)
+        (p_info, p_emo, inti), word_counts = self._base_scores_and_counts(s)
         disc, core, g = self._rule_inputs(s, p_info, p_emo, inti)
         if self.depth_weights_ is None or self.depth_intercepts_ is None:  # format-1 rule
             depth, cond = expected_depth(p_info, p_emo, g), 1.0 + 2.0 * g
             lay = layer_from_conditional_depth(cond, disc)
             topic_p = None
         else:
-            Xd, Xt = self._depth_topic_design(s, p_info, p_emo, inti)
+            Xd, Xt = self._depth_topic_design(s, p_info, p_emo, inti, word_counts)
             P = 1.0 / (1.0 + np.exp(-(np.asarray(Xd @ self.depth_weights_, dtype=np.float64) + self.depth_intercepts_)))
             # blend with the intimacy-based rule so that depth also ranks within a layer (e.g. questions)
             a = self.config.depth_blend
