@@ -76,6 +76,21 @@ def test_payload_has_every_section(example: reciprocity.Analysis) -> None:
     assert len(payload["conv"]["stageMax"]) == 11
 
 
+def test_group_matrix_from_analysis_matches_report_fallback(example: reciprocity.Analysis) -> None:
+    """The matrix read from the analysis' group_reciprocity table equals the one the report computes itself."""
+    from reciprocity.report.data import _group_matrices, _groups, _order
+
+    corpus = _order(example.utterances)
+    from_analysis = _groups(example, corpus, corpus.table)
+    computed = _group_matrices(corpus, corpus.table)
+    key = str(corpus.conversation_ids.index("group_chat"))
+    assert from_analysis[key]["source"] == "analysis"
+    assert from_analysis[key]["n"] == computed[key]["n"]
+    a = np.array(from_analysis[key]["rec"], dtype=float)
+    b = np.array(computed[key]["rec"], dtype=float)
+    assert np.allclose(a, b, equal_nan=True, atol=1e-3)
+
+
 def test_report_is_self_contained_and_offline(example: reciprocity.Analysis, tmp_path: Path) -> None:
     path = write_report(example, tmp_path / "report.html")
     page = path.read_text(encoding="utf-8")

@@ -311,33 +311,48 @@ def _groups(analysis: Any, corpus: _Corpus, table: pd.DataFrame) -> dict:
     found = _attribute(analysis, "group_reciprocity")
     needed = {CONVERSATION, "speaker", "responder", "conditional_reciprocity"}
     if isinstance(found, pd.DataFrame) and len(found) and needed <= set(found.columns):
-        conv_index = {cid: i for i, cid in enumerate(corpus.conversation_ids)}
-        out = {}
-        for cid, rows in found.groupby(found[CONVERSATION].astype(str), sort=False):
-            c = conv_index.get(cid)
-            if c is None:
-                continue
-            names = corpus.speakers[c]
-            where = {name: i for i, name in enumerate(names)}
-            size = len(names)
-            n = np.zeros((size, size))
-            rec = np.full((size, size), np.nan)
-            match = np.full((size, size), np.nan)
-            for row in rows.itertuples(index=False):
-                i, j = where.get(str(row.speaker)), where.get(str(row.responder))
-                if i is None or j is None:
-                    continue
-                n[i, j] = getattr(row, "n_exchanges", np.nan)
-                rec[i, j] = row.conditional_reciprocity
-                match[i, j] = getattr(row, "lagged_matching", np.nan)
-            out[str(c)] = {"n": [_column(r, 0) for r in n], "rec": [_column(r) for r in rec],
-                           "match": [_column(r) for r in match], "source": "analysis"}
+        # (conversation id, speaker name) -> (conversation code, local speaker index), one merge per side
+        names = pd.DataFrame(
+            [(cid, name, c, i) for c, cid in enumerate(corpus.conversation_ids) for i, name in enumerate(corpus.speakers[c])],
+            columns=["cid", "name", "c", "local"],
+        )
+        key = found[CONVERSATION].astype(str)
+        actor = pd.DataFrame({"cid": key, "name": found["speaker"].astype(str)}).merge(names, how="left", on=["cid", "name"])
+        partner = pd.DataFrame({"cid": key, "name": found["responder"].astype(str)}).merge(names, how="left", on=["cid", "name"])
+        known = actor["local"].notna().to_numpy() & partner["local"].notna().to_numpy()
+        column = lambda name: found[name].to_numpy(float) if name in found.columns else np.full(len(found), np.nan)  # noqa: E731
+        cells = pd.DataFrame({
+            "c": actor["c"].to_numpy()[known].astype(np.int64), "i": actor["local"].to_numpy()[known].astype(np.int64),
+            "j": partner["local"].to_numpy()[known].astype(np.int64), "n": column("n_exchanges")[known],
+            "rec": found["conditional_reciprocity"].to_numpy(float)[known], "m": column("lagged_matching")[known],
+        })
+        out = _fill_matrices(cells, np.array([len(x) for x in corpus.speakers]), source="analysis")
         if out:
             return out
     try:
         return _group_matrices(corpus, table)
     except Exception:  # a missing matrix must not stop the report
         return {}
+
+
+def _fill_matrices(cells: pd.DataFrame, sizes: np.ndarray, source: str | None = None) -> dict:
+    """Per conversation ``c``, square ``n`` / ``rec`` / ``match`` matrices from cell rows ``(c, i, j, n, rec, m)``
+    (missing cells: n = 0, the others NaN)."""
+    out = {}
+    for c, rows in cells.groupby("c", sort=True):
+        size = int(sizes[c])
+        i, j = rows["i"].to_numpy(), rows["j"].to_numpy()
+        n = np.zeros((size, size))
+        rec = np.full((size, size), np.nan)
+        match = np.full((size, size), np.nan)
+        n[i, j] = np.nan_to_num(rows["n"].to_numpy(float))
+        rec[i, j] = rows["rec"].to_numpy(float)
+        match[i, j] = rows["m"].to_numpy(float)
+        out[str(int(c))] = {"n": [_column(r, 0) for r in n], "rec": [_column(r) for r in rec],
+                            "match": [_column(r) for r in match]}
+        if source:
+            out[str(int(c))]["source"] = source
+    return out
 
 
 def _group_matrices(corpus: _Corpus, table: pd.DataFrame) -> dict:
@@ -354,7 +369,6 @@ def _group_matrices(corpus: _Corpus, table: pd.DataFrame) -> dict:
     prev, nxt, conv = pairs["prev"].to_numpy()[keep], pairs["next"].to_numpy()[keep], conv[keep]
     disclosed = table["disclosure"].to_numpy(bool)
     depth = table["depth"].to_numpy(float)
-    out = {}
     frame = pd.DataFrame({"c": conv, "i": corpus.speaker_local[prev], "j": corpus.speaker_local[nxt],
                           "dp": disclosed[prev], "dn": disclosed[nxt],
                           "m": 1 - np.abs(depth[nxt] - depth[prev]) / (depth[nxt] + depth[prev] + 1e-9)})
@@ -363,19 +377,7 @@ def _group_matrices(corpus: _Corpus, table: pd.DataFrame) -> dict:
         n=("dn", "size"), base=("dn", "mean"), n_dp=("dp", "sum"), n_both=("both", "sum"), m=("m", "mean"))
     n_dp = cells["n_dp"].to_numpy(float)
     cells["rec"] = np.where(n_dp > 0, cells["n_both"].to_numpy(float) / np.maximum(n_dp, 1), np.nan) - cells["base"]
-    for c, rows in cells.groupby(level="c"):
-        size = int(k[c])
-        i = rows.index.get_level_values("i").to_numpy()
-        j = rows.index.get_level_values("j").to_numpy()
-        n = np.zeros((size, size))
-        rec = np.full((size, size), np.nan)
-        match = np.full((size, size), np.nan)
-        n[i, j] = rows["n"].to_numpy(float)
-        rec[i, j] = rows["rec"].to_numpy(float)
-        match[i, j] = rows["m"].to_numpy(float)
-        out[str(int(c))] = {"n": [_column(r, 0) for r in n], "rec": [_column(r) for r in rec],
-                            "match": [_column(r) for r in match]}
-    return out
+    return _fill_matrices(cells.reset_index(), k)
 
 
 def _stages(analysis: Any, corpus: _Corpus) -> dict:
