@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reciprocity.measure.stages import StageRules, depenetration_events, group_starts, ordering
+from reciprocity.measure.stages import StageRules, depenetration_events, group_starts, ordering, speaker_groups
 from reciprocity.schema import CONVERSATION, LAYER_NAMES, SPEAKER
 
 KINDS: tuple[str, ...] = (
@@ -114,7 +114,7 @@ class _Ordered:
         sizes = np.bincount(self.conv) if self.n else np.zeros(0, dtype=np.int64)
         self.length = sizes[self.conv] if self.n else np.zeros(0, dtype=np.int64)
         self.speaker_names = coded[SPEAKER].to_numpy()[self.order]
-        self.spk = pd.factorize(pd.MultiIndex.from_arrays([self.conv, self.speaker_names]))[0]
+        self.spk = speaker_groups(self.conv, self.speaker_names)
         self.local = self.spk - self.spk[self.starts] if self.n else self.spk
         self.disclosed = coded["disclosure"].to_numpy(bool)[self.order]
         self.layer = coded["layer"].to_numpy(np.int64)[self.order]

@@ -7,6 +7,8 @@ column is kept as metadata.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -17,17 +19,84 @@ from reciprocity.schema import CONVERSATION, REQUIRED_COLUMNS, SPEAKER, TEXT, TO
 LOCATION = "__location__"
 
 
+class Locations(Sequence):
+    """Read-only per-row source locations ("line 12", "row 4"), as kept in ``table.attrs["locations"]``.
+
+    Behaves like a list of strings (``len``, indexing, iteration, ``==`` with a list). It is immutable and
+    shared rather than copied by :func:`copy.deepcopy`: pandas deep-copies ``attrs`` on nearly every
+    operation, which for a list of a million strings cost seconds per analysis. Without known locations
+    it stores the 1-based row numbers only and makes the ``"row N"`` labels on demand.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Sequence | np.ndarray):
+        values = np.asarray(values)
+        self._values = values if values.dtype.kind in "iu" else values.astype(object)
+        self._values.flags.writeable = False
+
+    @classmethod
+    def rows(cls, n: int) -> Locations:
+        """``"row 1"`` … ``"row n"``."""
+        return cls(np.arange(1, n + 1, dtype=np.int64))
+
+    def _label(self, value: object) -> str:
+        return f"row {value}" if self._values.dtype.kind in "iu" else value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return self._label(self._values[index])
+        return Locations(self._values[index])
+
+    def __iter__(self):
+        return (self._label(v) for v in self._values.tolist())
+
+    def take(self, positions: np.ndarray) -> Locations:
+        """The locations of the given row positions."""
+        return Locations(self._values[np.asarray(positions, dtype=np.int64)])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Locations):
+            return self._values.dtype.kind == other._values.dtype.kind and np.array_equal(self._values, other._values)
+        return isinstance(other, (list, tuple)) and list(self) == list(other)
+
+    __hash__ = None
+
+    def __deepcopy__(self, memo: dict) -> Locations:
+        return self
+
+    def __copy__(self) -> Locations:
+        return self
+
+    def __repr__(self) -> str:
+        head = ", ".join(repr(v) for v in list(self[:3]))
+        return f"Locations([{head}{', …' if len(self) > 3 else ''}], n={len(self)})"
+
+
 def _blank(values: pd.Series) -> pd.Series:
     """True where a value is missing or only whitespace."""
+    array = values.to_numpy()
+    if array.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
+        # all Python strings, none missing: str.isspace is what str.strip strips (fast path)
+        blank = np.fromiter((not v or v.isspace() for v in array), dtype=bool, count=len(array))
+        return pd.Series(blank, index=values.index)
     as_text = values.astype("string")
     return values.isna() | as_text.str.strip().eq("").fillna(True)
 
 
-def find_problems(raw: pd.DataFrame, source: str) -> tuple[list[Problem], np.ndarray]:
-    """Check a raw table; return the problems and a boolean mask of rows to drop."""
+def find_problems(raw: pd.DataFrame, source: str, locations: Sequence | None = None
+                  ) -> tuple[list[Problem], np.ndarray]:
+    """Check a raw table; return the problems and a boolean mask of rows to drop.
+
+    ``locations`` (aligned with the rows of ``raw``) names the rows; by default the :data:`LOCATION` column.
+    """
     bad = np.zeros(len(raw), dtype=bool)
     problems: list[tuple[int, Problem]] = []
-    locations = raw[LOCATION].to_numpy()
+    if locations is None:
+        locations = raw[LOCATION].to_numpy()
 
     def flag(mask: pd.Series | np.ndarray, field: str, message: str) -> None:
         for position in np.flatnonzero(np.asarray(mask)):
@@ -47,7 +116,9 @@ def find_problems(raw: pd.DataFrame, source: str) -> tuple[list[Problem], np.nda
         turns = pd.to_numeric(raw["turn"], errors="coerce")
         not_integer = turns.isna() | (turns != turns.round())
         flag(not_integer, "turn", "turn must be an integer")
-        repeated = raw.assign(_turn=turns).duplicated([CONVERSATION, "_turn"], keep="first") & ~not_integer
+        keys = pd.DataFrame({"c": pd.factorize(raw[CONVERSATION])[0], "t": turns.to_numpy()}, index=raw.index)
+        repeated = keys.duplicated(keep="first") & ~not_integer
+        del keys
         flag(repeated, "turn", "turn repeated within its conversation")
     if "reply_to" in raw.columns:
         replies = raw["reply_to"].astype("string")
@@ -85,59 +156,88 @@ def validate(
     the source ("line 12", "row 4") is kept in ``table.attrs["locations"]`` so that later checks
     (e.g. of human codes) can name it.
     """
-    raw = raw.copy()
-    if LOCATION not in raw.columns:
+    if LOCATION in raw.columns:
+        locations = Locations(raw[LOCATION].to_numpy())
+    else:
         known = raw.attrs.get("locations")  # a table validated before keeps its file locations
-        raw[LOCATION] = known if known is not None and len(known) == len(raw) else [f"row {i + 1}" for i in range(len(raw))]
+        if known is not None and len(known) == len(raw):
+            locations = known if isinstance(known, Locations) else Locations(list(known))
+        else:
+            locations = Locations.rows(len(raw))
     missing = [column for column in REQUIRED_COLUMNS if column not in raw.columns]
     if missing:
         raise InputError(
             Problem(source, "header", missing[0], f"missing required column(s): {', '.join(missing)}")
         )
-    problems, bad = find_problems(raw, source)
+    problems, bad = find_problems(raw, source, locations)
     if problems and not skip_invalid:
         raise InputError(problems)
-    table = normalise(raw.loc[~bad])
-    table.attrs["locations"] = table.pop(LOCATION).tolist()
+    table, positions = _normalise(raw, np.flatnonzero(~bad) if bad.any() else None)
+    table.attrs["locations"] = locations.take(positions)
     table.attrs["skipped"] = problems
     table.attrs["source"] = source
     return table
 
 
+def _as_str(values: pd.Series | np.ndarray) -> np.ndarray:
+    """``values.astype(str)`` as an object array; columns of Python strings are kept as they are."""
+    array = np.asarray(values) if not isinstance(values, pd.Series) else values.to_numpy()
+    if array.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
+        return array
+    return pd.Series(values).astype(str).to_numpy()
+
+
 def normalise(table: pd.DataFrame) -> pd.DataFrame:
     """Order rows, fill ``id``/``turn``, and give the core columns their types (valid input only)."""
-    table = table.copy()
-    for column in (CONVERSATION, SPEAKER, TEXT):
-        table[column] = table[column].astype(str)
-    if "id" in table.columns:
-        table["id"] = table["id"].astype(str)
-    if "reply_to" in table.columns:
-        given = ~_blank(table["reply_to"])
-        table["reply_to"] = table["reply_to"].astype("string").where(given, pd.NA).astype(object)
-    order = pd.factorize(table[CONVERSATION])[0]
-    if "turn" in table.columns:
-        table["turn"] = pd.to_numeric(table["turn"]).astype("int64")
+    return _normalise(table, None)[0]
+
+
+def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`normalise` of the rows ``kept`` (all when None), without the :data:`LOCATION` column; also returns
+    each output row's position in ``table``. Each column is taken once (no intermediate table copies)."""
+    names = [name for name in table.columns if name != LOCATION]
+    columns: dict[str, object] = {}
+    for name in names:
+        values = table[name].array
+        columns[name] = values if kept is None else values.take(kept)
+    for column in (CONVERSATION, SPEAKER, TEXT) + (("id",) if "id" in columns else ()):
+        columns[column] = _as_str(np.asarray(columns[column], dtype=object))
+    if "reply_to" in columns:
+        reply = pd.Series(columns["reply_to"])
+        given = ~_blank(reply)
+        columns["reply_to"] = reply.astype("string").where(given, pd.NA).astype(object).to_numpy()
+    order = pd.factorize(columns[CONVERSATION])[0]
+    if "turn" in columns:
+        turn = pd.to_numeric(pd.Series(columns["turn"])).to_numpy().astype("int64")
     else:
-        table["turn"] = table.groupby(CONVERSATION, sort=False).cumcount().astype("int64")
-    table = (
-        table.assign(_order=order)
-        .sort_values(["_order", "turn"], kind="stable")
-        .drop(columns="_order")
-        .reset_index(drop=True)
-    )
-    if "id" not in table.columns:
-        table.insert(0, "id", table[CONVERSATION] + ":" + table["turn"].astype(str))
-    if "topics" in table.columns:
-        table["topics"] = parse_topics(table["topics"])
+        turn = pd.Series(order).groupby(order, sort=False).cumcount().to_numpy().astype("int64")
+    columns["turn"] = turn
+    rows = np.lexsort((turn, order))  # stable: file order breaks ties
+    identity = bool(np.array_equal(rows, np.arange(len(rows))))
+    if not identity:
+        columns = {name: values.take(rows) for name, values in columns.items()}
+    positions = rows if kept is None else kept[rows]
+    if "id" not in columns:
+        turn_text = pd.Series(columns["turn"]).astype(str).to_numpy()
+        columns["id"] = pd.Series(columns[CONVERSATION]).to_numpy() + ":" + turn_text
+        del turn_text
+    if "topics" in columns:
+        columns["topics"] = parse_topics(pd.Series(columns["topics"])).to_numpy()
     leading = ["id", CONVERSATION, SPEAKER, "turn", TEXT]
-    leading += [c for c in ("timestamp", "reply_to") if c in table.columns]
-    return table[leading + [c for c in table.columns if c not in leading]]
+    leading += [c for c in ("timestamp", "reply_to") if c in columns]
+    ordered = leading + [c for c in columns if c not in leading]
+    return pd.DataFrame({name: columns[name] for name in ordered}, copy=False), positions
 
 
 def parse_topics(values: pd.Series) -> pd.Series:
-    """Topics as lists of ids; flat text ("a;b") is split on :data:`TOPIC_SEPARATOR`."""
+    """Topics as lists of ids; flat text ("a;b") is split on :data:`TOPIC_SEPARATOR`.
+
+    Lists that already hold only strings are kept (the same list objects), not copied.
+    """
 
     def as_list(value: object) -> list[str]:
+        if type(value) is list and all(type(v) is str for v in value):
+            return value  # already a list of ids: shared, not copied
         if isinstance(value, (list, tuple, np.ndarray)):
             return [str(v) for v in value]
         if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:

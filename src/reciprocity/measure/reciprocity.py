@@ -216,19 +216,8 @@ def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boo
     if n < 2:
         return float("nan"), float("nan")
     if isinstance(statistic, str):
-        if statistic == "fisher":
-            transform = lambda v: np.arctanh(np.clip(v, -0.999, 0.999))  # noqa: E731
-            finish = np.tanh
-        elif statistic == "mean":
-            transform, finish = (lambda v: v), (lambda m: m)  # noqa: E731
-        else:
-            raise ValueError(f"unknown statistic {statistic!r}")
-        z = transform(values)
-        z_minus = transform(minus[keep]) if minus is not None else None
-
-        def function(draws: np.ndarray) -> np.ndarray:
-            estimate = finish(z[draws].mean(axis=1))
-            return estimate - finish(z_minus[draws].mean(axis=1)) if z_minus is not None else estimate
+        return _bootstrap_many([(values, minus[keep] if minus is not None else None)], statistic, rng, n_boot,
+                               chunk_elements)[0]
     else:
         other = minus[keep] if minus is not None else None
 
@@ -242,64 +231,238 @@ def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boo
     return float(low), float(high)
 
 
-class _NullEngine:
-    """Null statistics for batches of re-mapped codes, from per-speaker sums (no per-draw sorting).
+def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic: str, rng: np.random.Generator,
+                    n_boot: int = 1000, chunk_elements: int = 4_000_000) -> list[tuple[float, float]]:
+    """Percentile CIs (95%) of several statistics over the same dyads, from one set of resamples.
 
-    For a batch of B source maps, the pair features (x, y, x^2, y^2, xy for depth; prev
-    disclosed, both disclosed, next disclosed) are laid out as a (n_pairs, 8 B) matrix and summed
-    per responder with one sparse indicator product, then per conversation with a second one.
-    Depth codes on a quarter-point grid are summed in float32 (those sums are exact), others in
-    float64; disclosure counts are exact integers in float32.
+    ``items`` are (values, minus or None) arrays without NaN, all of the same length n; each CI is
+    for statistic(values) (- statistic(minus)) over the rows of ``rng.integers(0, n, size=(n_boot, n))``
+    (drawn in chunks of rows, which yields the same stream), as :func:`_bootstrap_ci` for one item.
+    """
+    n = len(items[0][0]) if items else 0
+    if n < 2:
+        return [(float("nan"), float("nan"))] * len(items)
+    if statistic == "fisher":
+        transform = lambda v: np.arctanh(np.clip(v, -0.999, 0.999))  # noqa: E731
+        finish = np.tanh
+    elif statistic == "mean":
+        transform, finish = (lambda v: v), (lambda m: m)  # noqa: E731
+    else:
+        raise ValueError(f"unknown statistic {statistic!r}")
+    columns = [(transform(values), transform(minus) if minus is not None else None) for values, minus in items]
+    estimates: list[list[np.ndarray]] = [[] for _ in items]
+    rows = max(1, chunk_elements // n)
+    for start in range(0, n_boot, rows):
+        draws = rng.integers(0, n, size=(min(rows, n_boot - start), n), dtype=np.int32)
+        for out, (z, z_minus) in zip(estimates, columns):
+            estimate = finish(z[draws].mean(axis=1))
+            out.append(estimate - finish(z_minus[draws].mean(axis=1)) if z_minus is not None else estimate)
+        del draws
+    result = []
+    for out in estimates:
+        low, high = np.nanpercentile(np.concatenate(out), [2.5, 97.5])
+        result.append((float(low), float(high)))
+    return result
+
+
+class _BootstrapPlan:
+    """Bootstrap CI requests that share resamples: one set of dyad resamples per (statistic, dyads kept)."""
+
+    def __init__(self, rng: np.random.Generator, n_boot: int):
+        self.rng, self.n_boot = rng, n_boot
+        self.groups: dict[tuple, list] = {}
+        self.results: dict[tuple, list] = {}
+
+    def request(self, statistic: str, values: np.ndarray, minus: np.ndarray | None = None) -> tuple:
+        keep = ~np.isnan(values) if minus is None else ~(np.isnan(values) | np.isnan(minus))
+        key = (statistic, keep.tobytes())
+        group = self.groups.setdefault(key, [keep, []])
+        item = (values[keep], minus[keep] if minus is not None else None)
+        for index, (v, m) in enumerate(group[1]):   # identical requests (e.g. the observed CI) are computed once
+            if np.array_equal(v, item[0]) and ((m is None and item[1] is None)
+                                               or (m is not None and item[1] is not None and np.array_equal(m, item[1]))):
+                return key, index
+        group[1].append(item)
+        return key, len(group[1]) - 1
+
+    def run(self) -> None:
+        for key, (_, items) in self.groups.items():
+            self.results[key] = _bootstrap_many(items, key[0], self.rng, self.n_boot)
+
+    def __getitem__(self, handle: tuple) -> tuple[float, float]:
+        return self.results[handle[0]][handle[1]]
+
+
+class _NullEngine:
+    """Null statistics, conversation chunk by conversation chunk (memory bounded by ``chunk_elements``).
+
+    Rows are laid out by conversation, then speaker, then row order; exchange pairs by conversation,
+    then responder. A chunk is a run of whole conversations whose rows times the number of draws stay
+    within ``chunk_elements``. For a chunk and a batch of B draws, a draw is a (B, rows) map of source
+    rows (row i takes the codes of row ``source[b, i]``); the pair features (x, y, x^2, y^2, xy for depth;
+    prev disclosed, both disclosed, next disclosed) are summed per responder with ``np.add.reduceat``
+    over contiguous pair segments, then per conversation. Depth codes on a quarter-point grid are summed
+    in float32 (those sums are exact), others in float64; disclosure counts are exact in float32.
     """
 
     def __init__(self, depth: np.ndarray, disclosed: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
-                 responder: np.ndarray, n_speakers: int, conversation_of_speaker: np.ndarray, n_conversations: int):
+                 speaker_code: np.ndarray, n_speakers: int, conversation_code: np.ndarray, n_conversations: int):
+        n = len(depth)
+        grid = depth * 4
+        exact = n == 0 or (bool(np.all(grid == np.round(grid))) and float(np.abs(depth).max()) <= 64)
+        self.dtype = np.float32 if exact else np.float64
+        self.index = np.int32 if n < 2**31 - 1 else np.int64
+        self.depth = depth.astype(self.dtype)
+        self.disclosed = disclosed.astype(np.float32)
+        self.n_conversations = n_conversations
+        # rows: by conversation, speaker, row (lexsort is stable)
+        self.order = np.lexsort((speaker_code, conversation_code)).astype(self.index)
+        position = np.empty(n, dtype=np.int64)
+        position[self.order] = np.arange(n)
+        speaker_sorted = speaker_code[self.order]
+        new_speaker = np.r_[True, speaker_sorted[1:] != speaker_sorted[:-1]] if n else np.zeros(0, bool)
+        self.speaker_start = np.flatnonzero(new_speaker)                      # layout speakers
+        self.speaker_size = np.diff(np.r_[self.speaker_start, n])
+        self.speaker_id = speaker_sorted[self.speaker_start]                  # speaker code per layout speaker
+        self.row_speaker = np.cumsum(new_speaker) - 1                         # layout speaker per layout row
+        self.speaker_rank = np.empty(n_speakers, dtype=np.int64)
+        self.speaker_rank[self.speaker_id] = np.arange(len(self.speaker_id))
+        conversation_sorted = conversation_code[self.order]
+        self.conversation_row_start = np.searchsorted(conversation_sorted, np.arange(n_conversations + 1))
+        self.conversation_speaker_start = np.searchsorted(
+            conversation_sorted[self.speaker_start], np.arange(n_conversations + 1))
+        # pairs: by conversation, responder, row
+        responder = speaker_code[nxt]
+        pair_conversation = conversation_code[nxt]
+        pair_order = np.lexsort((nxt, responder, pair_conversation))
+        self.lp = position[prev[pair_order]]
+        self.ln = position[nxt[pair_order]]
+        responder = responder[pair_order]
+        pair_conversation = pair_conversation[pair_order]
+        self.conversation_pair_start = np.searchsorted(pair_conversation, np.arange(n_conversations + 1))
+        new_segment = np.r_[True, responder[1:] != responder[:-1]] if len(responder) else np.zeros(0, bool)
+        self.segment_start = np.flatnonzero(new_segment)
+        self.segment_rank = self.speaker_rank[responder[self.segment_start]]   # layout speaker of each segment
+        self.segment_conversation = pair_conversation[self.segment_start]
+        self.n_pairs_conversation = np.diff(self.conversation_pair_start).astype(float)
+        self.n_pairs_speaker = np.zeros(len(self.speaker_id))
+        self.n_pairs_speaker[self.segment_rank] = np.diff(np.r_[self.segment_start, len(responder)])
+
+    def chunks(self, batch: int, chunk_elements: int):
+        """(first, last) conversation ranges with about ``chunk_elements // batch`` rows each (whole conversations)."""
+        rows = max(1, chunk_elements // max(batch, 1))
+        start = 0
+        bounds = self.conversation_row_start
+        while start < self.n_conversations:
+            stop = int(np.searchsorted(bounds, bounds[start] + rows, side="right")) - 1
+            stop = min(max(stop, start + 1), self.n_conversations)
+            yield start, stop
+            start = stop
+
+    # ------------------------------------------------------------------------------------ draws (source maps)
+
+    def _identity(self, c0: int, c1: int, batch: int) -> np.ndarray:
+        rows = self.order[self.conversation_row_start[c0]:self.conversation_row_start[c1]]
+        return np.broadcast_to(rows[:, None], (len(rows), batch)).copy()
+
+    def shuffle(self, rng: np.random.Generator, c0: int, c1: int, batch: int) -> np.ndarray:
+        """(rows, B) source maps: a uniform random permutation of each speaker's rows, independently per draw."""
+        source = self._identity(c0, c1, batch)
+        r0 = self.conversation_row_start[c0]
+        k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
+        sizes = self.speaker_size[k0:k1]
+        starts = self.speaker_start[k0:k1] - r0
+        for size in np.unique(sizes[sizes > 1]):
+            block = starts[sizes == size][:, None] + np.arange(size)[None, :]          # (count, size) local rows
+            source[block] = rng.permuted(source[block], axis=1)
+        return source
+
+    def rotate(self, rng: np.random.Generator, c0: int, c1: int, batch: int) -> np.ndarray:
+        """(rows, B) source maps rotating each speaker's rows (in row order) by its own uniform offset per draw
+        (as :func:`circular_shift_within`)."""
+        r0, r1 = self.conversation_row_start[c0], self.conversation_row_start[c1]
+        k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
+        sizes = self.speaker_size[k0:k1]
+        shift = rng.integers(0, sizes[:, None], size=(k1 - k0, batch))
+        speaker = self.row_speaker[r0:r1] - k0
+        start = self.speaker_start[speaker + k0]
+        size = sizes[speaker][:, None]
+        local = (np.arange(r0, r1) - start)[:, None] + shift[speaker]
+        local -= np.where(local >= size, size, 0)
+        local += start[:, None]
+        return self.order[local]
+
+    def pseudo(self, pseudo: PseudoDyads, c0: int, c1: int, ks: range) -> np.ndarray:
+        """(rows, K) pseudo-dyad source maps for candidates ``ks`` (as :meth:`PseudoDyads.source`)."""
+        rows = self.order[self.conversation_row_start[c0]:self.conversation_row_start[c1]].astype(np.int64)
+        source = np.broadcast_to(rows[:, None], (len(rows), len(ks))).copy()
+        partner = pseudo.candidates[pseudo.conversation[rows], ks.start:ks.stop]         # (rows, K)
+        take = pseudo.role_b[rows][:, None] & (partner >= 0)
+        p = partner[take]
+        index = np.broadcast_to(pseudo.index_in_role[rows][:, None], take.shape)[take]
+        source[take] = pseudo.b_rows[pseudo.b_start[p] + index % pseudo.b_count[p]]
+        return source
+
+    # ------------------------------------------------------------------------------------ statistics
+
+    def statistics(self, source: np.ndarray, c0: int, c1: int, speakers: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(r_lag, conditional) per conversation ``c0..c1`` and conditional per layout speaker of the chunk,
+        each (B, groups), for (rows of the chunk, B) ``source`` maps."""
         from scipy import sparse
 
-        grid = depth * 4
-        exact = len(depth) == 0 or (bool(np.all(grid == np.round(grid))) and float(np.abs(depth).max()) <= 64)
-        self.dtype = np.float32 if exact else np.float64
-        self.prev, self.nxt = prev, nxt
-        self.to_speaker = sparse.csr_matrix(
-            (np.ones(len(prev), dtype=self.dtype), (responder, np.arange(len(prev)))), shape=(n_speakers, len(prev)))
-        self.to_conversation = sparse.csr_matrix(
-            (np.ones(n_speakers), (conversation_of_speaker, np.arange(n_speakers))), shape=(n_conversations, n_speakers))
-        self.depth = depth.astype(self.dtype)
-        self.disclosed = disclosed.astype(self.dtype)
-        self.n_pairs_speaker = np.bincount(responder, minlength=n_speakers).astype(float)
-        self.n_pairs_conversation = self.to_conversation @ self.n_pairs_speaker
-
-    def statistics(self, source: np.ndarray, speakers: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(r_lag, conditional) per conversation and conditional per speaker, each (B, groups), for
-        (B, n_rows) ``source`` maps (row i takes the codes of row ``source[b, i]``)."""
-        batch = source.shape[0]
-        columns = np.ascontiguousarray(source.T)                               # (n_rows, B)
-        sp, sn = columns[self.prev], columns[self.nxt]                          # (n_pairs, B)
-        features = np.empty((len(self.prev), 8, batch), dtype=self.dtype)
-        x, y = self.depth[sp], self.depth[sn]
-        features[:, 0], features[:, 1] = x, y
-        np.multiply(x, x, out=features[:, 2])
-        np.multiply(y, y, out=features[:, 3])
-        np.multiply(x, y, out=features[:, 4])
-        del x, y
-        px, ny = self.disclosed[sp], self.disclosed[sn]
-        del sp, sn
-        features[:, 5], features[:, 7] = px, ny
-        np.multiply(px, ny, out=features[:, 6])
-        del px, ny
-        by_speaker = np.asarray(self.to_speaker @ features.reshape(len(self.prev), 8 * batch), dtype=float)
-        del features
-        by_conversation = np.asarray(self.to_conversation @ by_speaker)
-        by_speaker = by_speaker.reshape(-1, 8, batch).transpose(1, 2, 0)       # (8, B, n_speakers)
-        by_conversation = by_conversation.reshape(-1, 8, batch).transpose(1, 2, 0)
+        batch = source.shape[1]
+        r0 = self.conversation_row_start[c0]
+        q0, q1 = self.conversation_pair_start[c0], self.conversation_pair_start[c1]
+        k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
+        n_conv = c1 - c0
+        by_conversation = np.zeros((n_conv, 8, batch))
+        by_speaker = np.zeros((k1 - k0, 3, batch)) if speakers else None
+        if q1 > q0:
+            g0, g1 = np.searchsorted(self.segment_start, [q0, q1])
+            lp, ln = self.lp[q0:q1] - r0, self.ln[q0:q1] - r0
+            n_pairs = q1 - q0
+            features = np.empty((n_pairs, 8, batch), dtype=self.dtype)
+            values = self.depth[source]                                            # (rows, B)
+            x, y = values[lp], values[ln]
+            del values
+            features[:, 0], features[:, 1] = x, y
+            np.multiply(x, x, out=features[:, 2])
+            np.multiply(y, y, out=features[:, 3])
+            np.multiply(x, y, out=features[:, 4])
+            del x, y
+            flags = self.disclosed[source]
+            px, ny = flags[lp], flags[ln]
+            del flags
+            features[:, 5], features[:, 7] = px, ny
+            np.multiply(px, ny, out=features[:, 6])
+            del px, ny
+            segments = np.r_[self.segment_start[g0:g1] - q0, n_pairs]
+            to_segment = sparse.csr_matrix((np.ones(n_pairs, dtype=self.dtype), np.arange(n_pairs), segments),
+                                           shape=(g1 - g0, n_pairs))
+            segment_sums = np.asarray(to_segment @ features.reshape(n_pairs, 8 * batch), dtype=float)
+            del features
+            conversation = self.segment_conversation[g0:g1] - c0
+            first = np.flatnonzero(np.r_[True, conversation[1:] != conversation[:-1]])
+            to_conversation = sparse.csr_matrix((np.ones(g1 - g0), np.arange(g1 - g0), np.r_[first, g1 - g0]),
+                                                shape=(len(first), g1 - g0))
+            by_conversation[conversation[first]] = (to_conversation @ segment_sums).reshape(-1, 8, batch)
+            if speakers:
+                by_speaker[self.segment_rank[g0:g1] - k0] = segment_sums.reshape(-1, 8, batch)[:, 5:]
+            del segment_sums
+        by_conversation = by_conversation.transpose(1, 2, 0)                      # (8, B, conversations)
         sx, sy, sxx, syy, sxy = by_conversation[:5]
-        n = self.n_pairs_conversation[None]
+        n = self.n_pairs_conversation[c0:c1][None]
         with np.errstate(invalid="ignore", divide="ignore"):
             numerator = n * sxy - sx * sy
             denominator = np.sqrt((n * sxx - sx**2) * (n * syy - sy**2))
             r_lag = np.clip(np.where((n >= 3) & (denominator > EPSILON), numerator / denominator, np.nan), -1, 1)
-        conditional = _conditional(*by_conversation[5:], n)
-        conditional_spk = _conditional(*by_speaker[5:], self.n_pairs_speaker[None]) if speakers else None
+        conditional = _conditional(by_conversation[5], by_conversation[6], by_conversation[7], n)
+        conditional_spk = None
+        if speakers:
+            by_speaker = by_speaker.transpose(1, 2, 0)                            # (3, B, speakers)
+            conditional_spk = _conditional(by_speaker[0], by_speaker[1], by_speaker[2],
+                                           self.n_pairs_speaker[k0:k1][None])
         return r_lag, conditional, conditional_spk
 
 
@@ -318,13 +481,15 @@ class _Tally:
         self.valid = np.zeros(len(observed), dtype=np.int64)
         self.total = np.zeros(len(observed))
 
-    def add(self, null: np.ndarray) -> None:
+    def add(self, null: np.ndarray, columns: slice = slice(None)) -> None:
+        """Tally (B, k) null draws of the columns ``columns``."""
+        observed = self.observed[columns]
         valid = ~np.isnan(null)
         with np.errstate(invalid="ignore"):
-            self.greater += ((null > self.observed + EPSILON) & valid).sum(axis=0)
-            self.ties += ((np.abs(null - self.observed) <= EPSILON) & valid).sum(axis=0)
-        self.valid += valid.sum(axis=0)
-        self.total += np.where(valid, null, 0.0).sum(axis=0)
+            self.greater[columns] += ((null > observed + EPSILON) & valid).sum(axis=0)
+            self.ties[columns] += ((np.abs(null - observed) <= EPSILON) & valid).sum(axis=0)
+        self.valid[columns] += valid.sum(axis=0)
+        self.total[columns] += np.where(valid, null, 0.0).sum(axis=0)
 
     def mean(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -346,42 +511,46 @@ class _Tally:
         return np.where(np.isnan(self.observed) | (self.valid == 0), np.nan, p)
 
 
-class _WithinGroups:
-    """Row layout of groups for batched within-group shuffles and circular shifts (built once)."""
+class _Remapped:
+    """A :class:`_Tally` kept in the engine's speaker layout, read back in speaker-code order."""
 
-    def __init__(self, groups: np.ndarray):
-        self.n = len(groups)
-        self.order = np.argsort(groups, kind="stable")                 # rows grouped, in row order
-        self.sizes = np.bincount(groups) if self.n else np.zeros(0, dtype=np.int64)
-        self.starts = np.cumsum(self.sizes) - self.sizes
-        member = groups[self.order]
-        self.member = member
-        self.within = np.arange(self.n) - self.starts[member]
-        # blocks of equal-size groups: (count, size) matrices of rows, for rng.permuted along axis 1
-        self.blocks = []
-        for size in np.unique(self.sizes[self.sizes > 1]):
-            ids = np.flatnonzero(self.sizes == size)
-            self.blocks.append(self.order[self.starts[ids][:, None] + np.arange(size)[None, :]])
+    def __init__(self, tally: _Tally, rank: np.ndarray):
+        self.tally, self.rank = tally, rank
 
-    def shuffle(self, rng: np.random.Generator, batch: int) -> np.ndarray:
-        """(batch, n) source maps, each a uniform random permutation within every group."""
-        source = np.broadcast_to(np.arange(self.n), (batch, self.n)).copy()
-        for block in self.blocks:
-            source[:, block] = rng.permuted(np.broadcast_to(block, (batch,) + block.shape), axis=2)
-        return source
+    def mean(self) -> np.ndarray:
+        return self.tally.mean()[self.rank]
 
-    def rotate(self, rng: np.random.Generator, batch: int) -> np.ndarray:
-        """(batch, n) source maps rotating each group by its own uniform offset (as :func:`circular_shift_within`)."""
-        source = np.empty((batch, self.n), dtype=np.int64)
-        size = self.sizes[self.member]
-        for b in range(batch):
-            shift = rng.integers(0, np.maximum(self.sizes, 1))
-            source[b, self.order] = self.order[self.starts[self.member] + (self.within + shift[self.member]) % size]
-        return source
+    def p_value(self, rng: np.random.Generator | None) -> np.ndarray:
+        return self.tally.p_value(rng)[self.rank]
+
+
+class _CorpusDraws:
+    """Per-draw corpus statistics accumulated over conversation chunks: Fisher-z mean of r, mean of Rec."""
+
+    def __init__(self, n_draws: int):
+        self.z = np.zeros(n_draws)
+        self.z_count = np.zeros(n_draws)
+        self.rec = np.zeros(n_draws)
+        self.rec_count = np.zeros(n_draws)
+
+    def add(self, draws: slice, r_lag: np.ndarray, conditional: np.ndarray) -> None:
+        z = np.arctanh(np.clip(r_lag, -0.999, 0.999))
+        valid = ~np.isnan(z)
+        self.z[draws] += np.where(valid, z, 0.0).sum(axis=1)
+        self.z_count[draws] += valid.sum(axis=1)
+        valid = ~np.isnan(conditional)
+        self.rec[draws] += np.where(valid, conditional, 0.0).sum(axis=1)
+        self.rec_count[draws] += valid.sum(axis=1)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.tanh(np.where(self.z_count > 0, self.z / np.maximum(self.z_count, 1), np.nan))
+            rec = np.where(self.rec_count > 0, self.rec / np.maximum(self.rec_count, 1), np.nan)
+        return r, rec
 
 
 def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutations: int = 200,
-                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000, batch_elements: int = 2_000_000
+                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000, batch_elements: int = 1_000_000
                       ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Observed reciprocity against shuffle, circular-shift and pseudo-dyad nulls.
 
@@ -398,11 +567,15 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     ``nulls`` = {shuffle, circular_shift, pseudo_dyad} each with both statistics summarised the
     same way plus ``share_dyads_p_below_05``.
 
-    Null draws are generated and reduced in batches of about ``batch_elements`` pair values
-    (memory stays bounded; per-dyad p-values and null means are tallied as the draws come, and
-    only the corpus-level draw statistics are kept). The shuffle uses ``Generator.permuted`` on
-    blocks of equal-size speakers, so draws for a given seed differ from releases that sorted
-    random keys; they are deterministic for a seed and batch size.
+    Null draws are generated and reduced conversation chunk by conversation chunk, each chunk
+    holding about ``batch_elements`` (rows x draws) values: memory stays bounded, per-dyad p-values
+    and null means are tallied as the draws come, and only the corpus-level draw statistics (sums of
+    Fisher z and of Rec per draw) are kept. Pair features are summed per responder with one sparse
+    indicator product per chunk. The shuffle uses ``Generator.permuted`` on blocks of equal-size
+    speakers; draws are deterministic for a seed and ``batch_elements`` (they differ from releases
+    before the chunked engine). Bootstrap CIs that resample the same dyads share one set of
+    resamples (so the shuffle and circular-shift nulls report the same ``ci95`` of the observed
+    statistic; the ``difference_ci95`` of each null uses the same resamples).
     """
     rng = np.random.default_rng(seed)
     tie_rng = np.random.default_rng([seed, 1])  # independent stream: tie-breaks do not shift the nulls
@@ -421,40 +594,54 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
 
     observed = pair_statistics(depth, disclosed, prev, nxt, by_conversation, n_conv)
     observed_spk = pair_statistics(depth, disclosed, prev, nxt, by_responder, n_spk)
-    engine = _NullEngine(depth, disclosed, prev, nxt, by_responder, n_spk, conversation_code[first_row], n_conv)
-    batch = int(max(1, min(n_permutations, batch_elements // max(len(prev), 1))))
+    engine = _NullEngine(depth, disclosed, prev, nxt, speaker_code, n_spk, conversation_code, n_conv)
+    rank = engine.speaker_rank                                     # speaker code -> layout speaker
+    observed_spk_layout = np.empty(n_spk)
+    observed_spk_layout[rank] = observed_spk.conditional
+
+    # draws per chunk: all of them unless the largest conversation alone would exceed the element budget
+    largest = int(np.diff(engine.conversation_row_start).max()) if n_conv else 1
+    draw_batch = int(max(1, min(max(n_permutations, pseudo_pool), batch_elements // max(largest, 1))))
 
     tally_r: dict[str, _Tally] = {}
     tally_rec: dict[str, _Tally] = {}
     tally_rec_spk: dict[str, _Tally] = {}
-    corpus_r: dict[str, np.ndarray] = {}
-    corpus_rec: dict[str, np.ndarray] = {}
-    layout = _WithinGroups(speaker_code)
-    for name, draw in (("shuffle", layout.shuffle), ("circular", layout.rotate)):
+    corpus: dict[str, _CorpusDraws] = {}
+    for name in ("shuffle", "circular"):
+        draw = engine.shuffle if name == "shuffle" else engine.rotate
         tally_r[name], tally_rec[name] = _Tally(observed.r_lag), _Tally(observed.conditional)
-        tally_rec_spk[name] = _Tally(observed_spk.conditional)
-        corpus_r[name], corpus_rec[name] = [], []
-        for start in range(0, n_permutations, batch):
-            r_lag, conditional, conditional_spk = engine.statistics(draw(rng, min(batch, n_permutations - start)))
-            tally_r[name].add(r_lag)
-            tally_rec[name].add(conditional)
-            tally_rec_spk[name].add(conditional_spk)
-            corpus_r[name].append(fisher_mean_rows(r_lag, axis=1))
-            corpus_rec[name].append(_nanmean_rows(conditional, axis=1))
+        tally_rec_spk[name] = _Tally(observed_spk_layout)
+        corpus[name] = _CorpusDraws(n_permutations)
+        for start in range(0, n_permutations, draw_batch):
+            stop = min(n_permutations, start + draw_batch)
+            for c0, c1 in engine.chunks(stop - start, batch_elements):
+                r_lag, conditional, conditional_spk = engine.statistics(draw(rng, c0, c1, stop - start), c0, c1)
+                k0, k1 = engine.conversation_speaker_start[c0], engine.conversation_speaker_start[c1]
+                tally_r[name].add(r_lag, slice(c0, c1))
+                tally_rec[name].add(conditional, slice(c0, c1))
+                tally_rec_spk[name].add(conditional_spk, slice(k0, k1))
+                corpus[name].add(slice(start, stop), r_lag, conditional)
+                del r_lag, conditional, conditional_spk
 
     pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, rng, pseudo_pool,
                           speaker_code=speaker_code)
     pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)     # kept for the corpus-level draws only
     pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
     tally_r["pseudo"], tally_rec["pseudo"] = _Tally(observed.r_lag), _Tally(observed.conditional)
-    for start in range(0, pseudo.k, batch):
-        ks = range(start, min(start + batch, pseudo.k))
-        r_lag, conditional, _ = engine.statistics(np.stack([pseudo.source(k) for k in ks]), speakers=False)
-        r_lag = np.where(pseudo.eligible, r_lag, np.nan)
-        conditional = np.where(pseudo.eligible, conditional, np.nan)
-        tally_r["pseudo"].add(r_lag)
-        tally_rec["pseudo"].add(conditional)
-        pseudo_r[start:start + len(ks)], pseudo_rec[start:start + len(ks)] = r_lag, conditional
+    for start in range(0, pseudo.k, draw_batch):
+        ks = range(start, min(pseudo.k, start + draw_batch))
+        for c0, c1 in engine.chunks(len(ks), batch_elements):
+            eligible = pseudo.eligible[c0:c1]
+            if not eligible.any():
+                continue
+            r_lag, conditional, _ = engine.statistics(engine.pseudo(pseudo, c0, c1, ks), c0, c1, speakers=False)
+            r_lag = np.where(eligible, r_lag, np.nan)
+            conditional = np.where(eligible, conditional, np.nan)
+            tally_r["pseudo"].add(r_lag, slice(c0, c1))
+            tally_rec["pseudo"].add(conditional, slice(c0, c1))
+            pseudo_r[ks.start:ks.stop, c0:c1], pseudo_rec[ks.start:ks.stop, c0:c1] = r_lag, conditional
+            del r_lag, conditional
+    tally_rec_spk = {name: _Remapped(tally, rank) for name, tally in tally_rec_spk.items()}
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # groups with no defined statistic
@@ -488,24 +675,24 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
 
     finite_rec = np.isfinite(observed.conditional)
     nulls = {}
+    bootstrap = _BootstrapPlan(rng, n_boot)
     for name in NULLS:
         if name == "pseudo":
             # corpus null draws: each draw pairs every dyad with one of its K partners at random
-            if pseudo.k:
-                pick = rng.integers(0, pseudo.k, size=(n_permutations, n_conv))
-                r_null = np.take_along_axis(pseudo_r, pick, axis=0).astype(float)
-                rec_null = np.take_along_axis(pseudo_rec, pick, axis=0).astype(float)
+            draws = _CorpusDraws(n_permutations if pseudo.k else 0)
+            columns = np.arange(n_conv)
+            step = max(1, batch_elements // max(n_conv, 1))
+            for start in range(0, n_permutations if pseudo.k else 0, step):
+                stop = min(n_permutations, start + step)
+                pick = rng.integers(0, pseudo.k, size=(stop - start, n_conv))
+                draws.add(slice(start, stop), pseudo_r[pick, columns].astype(float),
+                          pseudo_rec[pick, columns].astype(float))
                 del pick
-            else:
-                r_null = rec_null = np.zeros((0, n_conv))
-            draws_r = fisher_mean_rows(r_null, axis=1) if len(r_null) else np.array([])
-            draws_rec = _nanmean_rows(rec_null, axis=1) if len(rec_null) else np.array([])
-            del r_null, rec_null
+            draws_r, draws_rec = draws.result()
             mask = pseudo.eligible
             n_null = pseudo.k
         else:
-            draws_r = np.concatenate(corpus_r[name]) if corpus_r[name] else np.array([])
-            draws_rec = np.concatenate(corpus_rec[name]) if corpus_rec[name] else np.array([])
+            draws_r, draws_rec = corpus[name].result()
             mask = np.ones(n_conv, dtype=bool)
             n_null = n_permutations
         obs_r = fisher_mean(observed.r_lag[mask])
@@ -514,22 +701,23 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
         suffix = "" if name == "shuffle" else "_" + name
         dyad_null_r = np.where(mask, per_conversation[f"lagged_matching_null{suffix}"].to_numpy(), np.nan)
         dyad_null_rec = np.where(mask, per_conversation[f"conditional_reciprocity_null{suffix}"].to_numpy(), np.nan)
-        p_r = per_conversation[f"lagged_matching_p{suffix}"].to_numpy()
-        p_rec = per_conversation[f"conditional_reciprocity_p{suffix}"].to_numpy()
+        r_values = np.where(mask, observed.r_lag, np.nan)
+        rec_values = np.where(mask, observed.conditional, np.nan)
         nulls[NULL_LABELS[name]] = {
             "n_null": int(n_null),
             "n_dyads": int(mask.sum()),
-            "lagged_matching": _summary(
-                obs_r, draws_r,
-                _bootstrap_ci(np.where(mask, observed.r_lag, np.nan), "fisher", rng, n_boot),
-                _bootstrap_ci(np.where(mask, observed.r_lag, np.nan), "fisher", rng, n_boot, minus=dyad_null_r),
-                _share_below(p_r)),
-            "conditional_reciprocity": _summary(
-                obs_rec, draws_rec,
-                _bootstrap_ci(np.where(mask, observed.conditional, np.nan), "mean", rng, n_boot),
-                _bootstrap_ci(np.where(mask, observed.conditional, np.nan), "mean", rng, n_boot, minus=dyad_null_rec),
-                _share_below(p_rec)),
+            "lagged_matching": (obs_r, draws_r, bootstrap.request("fisher", r_values),
+                                bootstrap.request("fisher", r_values, dyad_null_r),
+                                _share_below(per_conversation[f"lagged_matching_p{suffix}"].to_numpy())),
+            "conditional_reciprocity": (obs_rec, draws_rec, bootstrap.request("mean", rec_values),
+                                        bootstrap.request("mean", rec_values, dyad_null_rec),
+                                        _share_below(per_conversation[f"conditional_reciprocity_p{suffix}"].to_numpy())),
         }
+    bootstrap.run()
+    for entry in nulls.values():
+        for statistic in ("lagged_matching", "conditional_reciprocity"):
+            observed_value, draws, ci, difference_ci, share = entry[statistic]
+            entry[statistic] = _summary(observed_value, draws, bootstrap[ci], bootstrap[difference_ci], share)
     summary = {
         "n_permutations": n_permutations,
         "seed": seed,

@@ -46,6 +46,8 @@ from reciprocity.schema import CONVERSATION, SPEAKER
 
 STAGES: tuple[str, ...] = ("orientation", "exploratory_affective", "affective", "stable")
 STAGE_DTYPE = pd.CategoricalDtype(list(STAGES), ordered=True)
+#: Depenetration kinds by code (bit 1: depth decline, bit 2: breadth decline).
+KIND_NAMES = np.array(["", "depth", "breadth", "depth+breadth"], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,12 @@ def run_lengths(flag: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.nda
     return sizes[run_id], np.arange(n) - first[run_id]
 
 
+def speaker_groups(conversation: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """Codes of (conversation code, speaker) pairs in order of first appearance (as factorizing the pairs)."""
+    speaker = pd.factorize(speakers)[0].astype(np.int64)
+    return pd.factorize(conversation.astype(np.int64) * (int(speaker.max()) + 1 if len(speaker) else 1) + speaker)[0]
+
+
 def ordering(coded: pd.DataFrame, by_speaker: bool) -> tuple[np.ndarray, np.ndarray]:
     """Row order that makes each conversation (or conversation × speaker) contiguous, in turn order.
 
@@ -136,7 +144,7 @@ def ordering(coded: pd.DataFrame, by_speaker: bool) -> tuple[np.ndarray, np.ndar
     conversation = pd.factorize(coded[CONVERSATION])[0]
     turn = coded["turn"].to_numpy() if "turn" in coded.columns else np.arange(len(coded))
     if by_speaker:
-        group = pd.factorize(pd.MultiIndex.from_arrays([conversation, coded[SPEAKER].to_numpy()]))[0]
+        group = speaker_groups(conversation, coded[SPEAKER].to_numpy())
         order = np.lexsort((np.arange(len(coded)), turn, group))
         return order, group[order]
     order = np.lexsort((np.arange(len(coded)), turn, conversation))
@@ -151,9 +159,10 @@ def topic_positions(topics: pd.Series, order: np.ndarray) -> tuple[np.ndarray, n
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     position = rank[exploded.index.to_numpy()]
-    topic = pd.factorize(exploded.astype(str).to_numpy())[0]
-    pairs = np.unique(np.stack([position, topic], axis=1), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+    topic = pd.factorize(exploded.astype(str).to_numpy())[0].astype(np.int64)
+    n_topics = int(topic.max()) + 1
+    key = np.unique(position * n_topics + topic)     # sorted by (position, topic), duplicates removed
+    return key // n_topics, key % n_topics
 
 
 def breadth_series(codes: np.ndarray, positions: np.ndarray, topics: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +223,7 @@ def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[st
     decline = depth_decline | breadth_decline
     length, _ = run_lengths(decline, codes)
     flagged = decline & (length >= rules.min_run)
-    kind = np.where(depth_decline & breadth_decline, "depth+breadth",
-                    np.where(depth_decline, "depth", np.where(breadth_decline, "breadth", "")))
+    kind = depth_decline.astype(np.int8) + 2 * breadth_decline.astype(np.int8)   # index into KIND_NAMES
 
     values = {
         "stage": stage,
@@ -225,13 +233,14 @@ def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[st
         "window_breadth": window_breadth,
         "previous_breadth": breadth_before,
         "depenetration": flagged,
-        "depenetration_kind": np.where(flagged, kind, ""),
+        "depenetration_kind": np.where(flagged, kind, 0).astype(np.int8),
     }
     out = {}
     for name, array in values.items():
         restored = np.empty_like(array)
         restored[order] = array
         out[name] = restored
+    out["_order"], out["_codes"] = order, codes
     return out
 
 
@@ -259,7 +268,7 @@ def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFram
         "stage_breadth": dyad["cum_breadth"],
         "window_breadth": dyad["window_breadth"],
         "depenetration": dyad["depenetration"].astype(bool),
-        "depenetration_kind": dyad["depenetration_kind"].astype(object),
+        "depenetration_kind": KIND_NAMES[dyad["depenetration_kind"]],
         "speaker_stage": _stage_labels(speaker["stage"]),
         "speaker_stage_rolling_depth": speaker["rolling_depth"],
         "speaker_stage_breadth": speaker["cum_breadth"],
@@ -286,29 +295,28 @@ def depenetration_events(coded: pd.DataFrame, rules: StageRules = StageRules(), 
     for level in levels:
         by_speaker = level == "speaker"
         values = _series(coded, by_speaker, rules)
-        order, codes = ordering(coded, by_speaker)
+        order, codes = values["_order"], values["_codes"]
         flag = values["depenetration"][order]
         if not flag.any():
             continue
-        change = np.r_[True, (flag[1:] != flag[:-1]) | (codes[1:] != codes[:-1])]
-        run_id = np.cumsum(change) - 1
-        rows = pd.DataFrame({
-            "run": run_id[flag],
-            "row": order[flag],
-            "kind": values["depenetration_kind"][order][flag],
-        })
-        grouped = rows.groupby("run", sort=True)
-        first = grouped["row"].first().to_numpy()
-        last = grouped["row"].last().to_numpy()
-        kinds = grouped["kind"].agg(lambda k: "+".join(p for p in ("depth", "breadth") if any(p in x for x in k)))
+        # runs of flagged rows (ordered rows, within a group): start where a flagged row follows an unflagged
+        # row or a group boundary
+        flagged = np.flatnonzero(flag)
+        starts = np.r_[True, (flagged[1:] != flagged[:-1] + 1) | (codes[flagged[1:]] != codes[flagged[:-1]])]
+        bounds = np.flatnonzero(starts)
+        first = order[flagged[bounds]]
+        last = order[flagged[np.r_[bounds[1:] - 1, len(flagged) - 1]]]
+        kind = values["depenetration_kind"][order][flagged]
+        kinds = KIND_NAMES[np.bitwise_or.reduceat(kind, bounds)]   # every kind seen in the run
+        n_turns = np.diff(np.r_[bounds, len(flagged)])
         frames.append(pd.DataFrame({
             "conversation_id": coded[CONVERSATION].to_numpy()[first],
             "level": level,
             "speaker": coded[SPEAKER].to_numpy()[first] if by_speaker else None,
             "start_turn": turn[first],
             "end_turn": turn[last],
-            "n_turns": grouped.size().to_numpy(),
-            "kind": kinds.to_numpy(),
+            "n_turns": n_turns,
+            "kind": kinds,
             "depth_before": values["previous_depth"][first],
             "depth_after": values["rolling_depth"][last],
             "breadth_before": values["previous_breadth"][first].astype(np.int64),
