@@ -8,17 +8,27 @@ Each side runs in its own fresh subprocess, which regenerates the same corpus fr
 timed), so time and memory are measured in isolation:
 
 * **ours** — ``reciprocity.analyze(table, use_codes=True)`` with its defaults (200 shuffle permutations, bootstrap
-  CIs) on an in-memory table: validation, codes, trajectories, pairs, reciprocity with null baselines, profiles.
-  No file I/O. Stages and alerts (``measure.stages.stages`` + ``advise.advise``) are timed separately as extras.
-* **convokit** — building the ``Corpus`` from ``Utterance`` objects, then ``Coordination().fit`` + ``transform``
+  CIs; ``--permutations`` changes the number) on an in-memory table: validation, codes, trajectories, pairs,
+  reciprocity with null baselines, profiles, stages, alerts, lag-sequential and multilevel tables. No file I/O.
+  The table is in the representation ``reciprocity.corpus.read`` returns (``reciprocity.corpus.compact``):
+  ``conversation_id`` / ``speaker`` as object columns whose equal strings share one ``str`` object, ``text`` as
+  Arrow-backed strings (``string[pyarrow]``), ``topics`` as lists shared between rows with the same topics,
+  ``layer`` int8, ``turn`` int64, ``depth`` float64, ``disclosure`` bool. It is generated directly in that form
+  (``synthetic_corpus(..., compact=True)``: same values as the plain form, no per-row Python objects) and passed
+  through ``compact`` (a no-op on it); the process's RSS with the table loaded is reported as
+  ``rss_with_table_mib``. ``--permutations`` is passed as ``n_permutations``. Stages and alerts (part of
+  ``analyze``) are also re-run on the result and timed on their own as ``stages_and_advise``.
+* **convokit** — from the plain form (Python lists/object arrays of per-row strings, as ConvoKit users hold them),
+  building the ``Corpus`` from ``Utterance`` objects, then ``Coordination().fit`` + ``transform``
   (LIWC function-word coordination; it needs the text). ConvoKit lives in its own venv
   (default ``bench/.venv/bin/python``, ignored by git; set up with ``python3 -m venv bench/.venv &&
   bench/.venv/bin/pip install torch==2.13.0 convokit``).
 
 Memory: peak resident set size (``VmHWM`` from ``/proc/self/status``) reset with ``/proc/self/clear_refs`` after
-the corpus is generated, so ``peak_mib`` is the process's peak RSS during the timed phase and ``peak_delta_mib``
-is that peak minus the RSS just before the phase (the phase's own working memory). Results go to
-``bench/results/analytics.json``.
+the corpus is generated (freed generation memory is first handed back with glibc's ``malloc_trim``, on both
+sides), so ``peak_mib`` is the whole process's peak RSS during the timed phase (interpreter, imports and the
+in-memory input included) and ``peak_delta_mib`` is that peak minus the RSS just before the phase (the phase's
+own working memory). Results go to ``bench/results/analytics.json``.
 """
 
 from __future__ import annotations
@@ -54,8 +64,11 @@ TOPICS = ("religion", "marriage_family", "love_dating_sex", "parental_family", "
           "relations_with_others", "attitudes_values", "school_work", "biographical")
 
 
-def synthetic_corpus(n_utterances: int, seed: int = 0) -> dict[str, list | np.ndarray]:
-    """Dyads of 10–40 turns with reciprocal depth dynamics, topics and words (numpy only; both venvs run it)."""
+def synthetic_corpus(n_utterances: int, seed: int = 0, *, compact: bool = False) -> dict[str, list | np.ndarray]:
+    """Dyads of 10–40 turns with reciprocal depth dynamics, topics and words (numpy only; both venvs run it).
+
+    ``compact=True`` returns the same values in the compact representation of ``reciprocity.corpus.compact``
+    (needs pandas and pyarrow), built without per-row Python objects."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(10, 41, size=n_utterances // 10 + 10)
     cum = np.cumsum(lengths)
@@ -83,15 +96,18 @@ def synthetic_corpus(n_utterances: int, seed: int = 0) -> dict[str, list | np.nd
     topic_a = rng.integers(0, len(TOPICS), size=n_utterances)
     topic_b = rng.integers(0, len(TOPICS), size=n_utterances)
     two = rng.random(n_utterances) < 0.3
-    topics = [
-        [] if not d else ([TOPICS[a], TOPICS[b]] if w and a != b else [TOPICS[a]])
-        for d, a, b, w in zip(disclosure, topic_a, topic_b, two)
-    ]
     vocab = np.array(FUNCTION_WORDS + CONTENT_WORDS, dtype=object)
     n_words = rng.integers(4, 21, size=n_utterances)
     weights = np.r_[np.full(len(FUNCTION_WORDS), 2.0), np.ones(len(CONTENT_WORDS))]
     words = rng.choice(len(vocab), size=int(n_words.sum()), p=weights / weights.sum())
     bounds = np.r_[0, np.cumsum(n_words)]
+    if compact:
+        return _compact_columns(conv, side, position, disclosure, depth, layer, topic_a, topic_b, two, vocab, words,
+                                bounds)
+    topics = [
+        [] if not d else ([TOPICS[a], TOPICS[b]] if w and a != b else [TOPICS[a]])
+        for d, a, b, w in zip(disclosure, topic_a, topic_b, two)
+    ]
     flat = vocab[words]
     text = [" ".join(flat[bounds[i]:bounds[i + 1]]) for i in range(n_utterances)]
     conversation_id = np.char.add("c", conv.astype(str))
@@ -108,6 +124,43 @@ def synthetic_corpus(n_utterances: int, seed: int = 0) -> dict[str, list | np.nd
     }
 
 
+def _compact_columns(conv, side, position, disclosure, depth, layer, topic_a, topic_b, two, vocab, words, bounds):
+    """The same values as :func:`synthetic_corpus`'s plain columns, built directly in the compact form that
+    ``reciprocity.corpus.read`` returns (see ``reciprocity.corpus.compact``) without a per-row Python object
+    ever existing: shared strings for ids, Arrow strings for text, shared topic lists, int8 layers."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n_conv = int(conv.max()) + 1
+    conversation_names = np.char.add("c", np.arange(n_conv).astype(str)).astype(object)
+    speaker_names = np.char.add(np.char.add(np.repeat(conversation_names.astype(str), 2), "_s"),
+                                np.tile(["0", "1"], n_conv)).astype(object)
+    # topic lists: one shared list per distinct (disclosed, a, b, two-topic) outcome
+    has_two = two & (topic_a != topic_b)
+    key = np.where(disclosure, 1 + topic_a * len(TOPICS) + np.where(has_two, topic_b, topic_a), 0)
+    lists = [[]] + [[TOPICS[k // len(TOPICS)]] if k // len(TOPICS) == k % len(TOPICS)
+                    else [TOPICS[k // len(TOPICS)], TOPICS[k % len(TOPICS)]] for k in range(len(TOPICS) ** 2)]
+    topics = np.empty(len(lists), dtype=object)
+    topics[:] = lists
+    # text: words joined by spaces, in Arrow (offsets into one buffer)
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(words.astype(np.int32)), pa.array(list(vocab), pa.large_string()))
+    flat_words = dictionary.cast(pa.large_string())
+    text = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(bounds, pa.int64()), flat_words),
+                          pa.scalar(" ", pa.large_string()))
+    del dictionary, flat_words
+    return {
+        "conversation_id": conversation_names.take(conv),
+        "speaker": speaker_names.take(conv * 2 + side),
+        "turn": position,
+        "text": pd.arrays.ArrowStringArray(pa.chunked_array([text])),   # dtype "string[pyarrow]"
+        "disclosure": disclosure,
+        "depth": depth,
+        "layer": layer.astype(np.int8),
+        "topics": topics.take(key),
+    }
+
+
 # ----------------------------------------------------------------------------------------------- measurement
 
 
@@ -116,6 +169,17 @@ def _status(key: str) -> float:
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024.0  # MiB
     return float("nan")
+
+
+def _trim() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``) so that the transient memory of corpus
+    generation does not count as resident in the timed phase; done on both sides after generation."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reset_peak() -> bool:
@@ -165,7 +229,7 @@ def _time_components(module) -> dict[str, float]:
     return totals
 
 
-def run_ours(n: int, seed: int) -> dict:
+def run_ours(n: int, seed: int, n_permutations: int = 200) -> dict:
     sys.path.insert(0, str(HERE.parent / "src"))
     import pandas as pd
 
@@ -173,11 +237,19 @@ def run_ours(n: int, seed: int) -> dict:
     from reciprocity.advise import advise
     from reciprocity.measure.stages import stages
 
-    table = pd.DataFrame(synthetic_corpus(n, seed))
-    out = {"side": "ours", "n_utterances": len(table), "n_conversations": int(table["conversation_id"].nunique())}
+    from reciprocity.corpus import compact
+
+    import_rss = _status("VmRSS")
+    # the table as reciprocity.corpus.read returns it (compact form), built without per-row Python objects
+    table = compact(pd.DataFrame(synthetic_corpus(n, seed, compact=True), copy=False))
+    _trim()
+    out = {"side": "ours", "n_utterances": len(table), "n_conversations": int(table["conversation_id"].nunique()),
+           "n_permutations": n_permutations,
+           "rss_after_imports_mib": round(import_rss, 1), "rss_with_table_mib": round(_status("VmRSS"), 1),
+           "table_dtypes": {k: str(v) for k, v in table.dtypes.items()}}
     components = _time_components(sys.modules["reciprocity.analyze"])
     with Phase() as phase:
-        result = reciprocity.analyze(table, use_codes=True)
+        result = reciprocity.analyze(table, use_codes=True, n_permutations=n_permutations)
     out["analyze"] = phase.record()
     out["analyze_components_seconds"] = {k: round(v, 3) for k, v in sorted(components.items(), key=lambda kv: -kv[1])}
     out["summary_check"] = {"lagged_matching": result.summary["reciprocity"]["lagged_matching"]["observed"],
@@ -197,6 +269,7 @@ def run_convokit(n: int, seed: int) -> dict:
     from convokit import Coordination, Corpus, Speaker, Utterance
 
     data = synthetic_corpus(n, seed)
+    _trim()
     out = {"side": "convokit", "convokit_version": version("convokit"), "n_utterances": n}
     with Phase() as build:
         speakers = {name: Speaker(id=name) for name in dict.fromkeys(data["speaker"])}
@@ -225,8 +298,9 @@ def run_convokit(n: int, seed: int) -> dict:
 # ----------------------------------------------------------------------------------------------- driver
 
 
-def _child(python: str, side: str, n: int, seed: int, timeout: int) -> dict:
-    command = [python, str(Path(__file__).resolve()), "--side", side, "--n", str(n), "--seed", str(seed)]
+def _child(python: str, side: str, n: int, seed: int, timeout: int, permutations: int = 200) -> dict:
+    command = [python, str(Path(__file__).resolve()), "--side", side, "--n", str(n), "--seed", str(seed),
+               "--permutations", str(permutations)]
     started = time.perf_counter()
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -249,11 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--convokit-python", default=os.environ.get("CONVOKIT_PYTHON", str(DEFAULT_CONVOKIT_PYTHON)))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per side")
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--permutations", type=int, default=200,
+                        help="shuffle/circular null draws for ours (analyze's n_permutations; default 200)")
     parser.add_argument("--side", choices=["ours", "convokit"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     n = 100_000 if args.quick and args.n == 1_000_000 else args.n
     if args.side == "ours":
-        print(json.dumps(run_ours(n, args.seed)))
+        print(json.dumps(run_ours(n, args.seed, args.permutations)))
         return 0
     if args.side == "convokit":
         print(json.dumps(run_convokit(n, args.seed)))
@@ -262,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"n_utterances": n, "seed": args.seed, "machine": {
         "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}}
     print(f"ours: reciprocity.analyze(use_codes=True) on {n:,} utterances …", flush=True)
-    report["ours"] = _child(sys.executable, "ours", n, args.seed, args.timeout)
+    report["ours"] = _child(sys.executable, "ours", n, args.seed, args.timeout, args.permutations)
     convokit_python = Path(args.convokit_python)
     if not convokit_python.exists():
         report["convokit"] = {"error": f"ConvoKit venv not found at {convokit_python}; create it with "

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reciprocity.corpus import read, validate, write
+from reciprocity.corpus import compact, read, validate, write
 from reciprocity.errors import InputError
 
 FORMATS = ["x.csv", "x.jsonl", "x.parquet", "corpus_dir"]
@@ -50,7 +51,7 @@ def tables(draw: st.DrawFn) -> pd.DataFrame:
 def test_round_trip_preserves_every_row(tmp_path: Path, name: str, table: pd.DataFrame) -> None:
     path = write(table, tmp_path / name)
     back = read(path)
-    pd.testing.assert_frame_equal(back, table, check_like=False)
+    pd.testing.assert_frame_equal(back, compact(table), check_like=False)  # read returns the compact form
 
 
 def test_round_trip_keeps_topic_lists_and_reply_edges(tmp_path: Path) -> None:
@@ -172,3 +173,72 @@ def test_arbitrary_bytes_never_crash_the_csv_reader(tmp_path_factory: pytest.Tem
     except InputError:
         return
     assert set(table.columns) >= {"conversation_id", "speaker", "text", "id", "turn"}
+
+
+# --- compact in-memory form ------------------------------------------------------------------
+
+def _plain_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "conversation_id": ["c1", "c1", "c1", "c2", "c2"],
+        "speaker": ["a", "b", "a", "x", "y"],
+        "text": ["hello there", "hi", "how are you", "yo", "hey"],
+        "topics": [["emotions"], [], ["emotions"], [], ["school_work", "emotions"]],
+        "disclosure": [True, False, True, False, True],
+        "depth": [1.0, 0.0, 1.5, 0.0, 2.0],
+        "layer": [1, 0, 2, 0, 2],
+    })
+
+
+def test_compact_keeps_values_and_shrinks_representation() -> None:
+    from reciprocity.corpus.compact import STRING_DTYPE
+
+    table = _plain_table()
+    table.attrs["note"] = "kept"
+    lean = compact(table)
+    assert list(lean.columns) == list(table.columns)
+    assert lean.attrs["note"] == "kept"
+    assert lean["text"].dtype == STRING_DTYPE and lean["text"].tolist() == table["text"].tolist()
+    assert lean["conversation_id"].dtype == object and lean["conversation_id"].tolist() == table["conversation_id"].tolist()
+    ids = lean["conversation_id"].to_numpy()
+    assert ids[0] is ids[1] is ids[2]                       # equal strings share one object
+    assert lean["topics"].tolist() == table["topics"].tolist()
+    assert lean["topics"].iloc[0] is lean["topics"].iloc[2]  # equal topic lists share one list
+    assert lean["layer"].dtype == np.int8 and lean["layer"].tolist() == table["layer"].tolist()
+    assert lean["depth"].dtype == np.float64
+    again = compact(lean)
+    pd.testing.assert_frame_equal(again, lean)
+    assert table["text"].dtype == object                    # the input is not modified
+
+
+def test_compact_accepts_categoricals_and_missing_values() -> None:
+    table = _plain_table()
+    table["conversation_id"] = table["conversation_id"].astype("category")
+    table["text"] = pd.Series(["a", None, "b", "c", "d"], dtype=object)
+    lean = compact(table)
+    assert lean["conversation_id"].dtype == object
+    assert lean["conversation_id"].tolist() == ["c1", "c1", "c1", "c2", "c2"]
+    assert lean["text"].isna().tolist() == [False, True, False, False, False]
+
+
+def test_validate_preserves_compact_dtypes_and_names_blank_text() -> None:
+    from reciprocity.corpus.compact import STRING_DTYPE
+
+    lean = compact(_plain_table())
+    table = validate(lean)
+    assert table["text"].dtype == STRING_DTYPE and table["id"].dtype == STRING_DTYPE
+    assert table["id"].tolist() == ["c1:0", "c1:1", "c1:2", "c2:0", "c2:1"]
+    assert table["layer"].dtype == np.int8
+    blank = compact(_plain_table().assign(text=["ok", "  ", "\u3000", "fine", "\x1c"]))
+    with pytest.raises(InputError) as error:
+        validate(blank, "mem.csv")
+    assert [(p.location, p.field, p.message) for p in error.value.problems] == [
+        ("row 2", "text", "empty text"), ("row 3", "text", "empty text"), ("row 5", "text", "empty text")]
+
+
+def test_read_returns_compact_tables(tmp_path: Path) -> None:
+    from reciprocity.corpus.compact import STRING_DTYPE
+
+    path = _csv(tmp_path, 'conversation_id,speaker,text\nc,a,"hi, you"\nc,b,yes\n')
+    table = read(path)
+    assert table["text"].dtype == STRING_DTYPE and table["text"].tolist() == ["hi, you", "yes"]
+    assert table["conversation_id"].dtype == object

@@ -122,3 +122,28 @@ def test_detector_codes_recover_the_same_ordering() -> None:
     assert _by_pattern(result, "balance_index").idxmax() == "one_sided"
     assert _by_pattern(result, "first_core_position").idxmin() == "premature_deep"
     assert _by_pattern(result, "disclosure_rate").idxmin() == "small_talk"
+
+
+def test_compact_and_plain_tables_give_the_same_analysis() -> None:
+    """The compact in-memory form (what read returns) and plain object columns analyse identically, and the
+    compact dtypes survive into the utterance table; the input table is not modified."""
+    from reciprocity.corpus import compact
+    from reciprocity.corpus.compact import STRING_DTYPE
+
+    lean = reciprocity.read(EXAMPLE)
+    plain = lean.astype({"text": object, "id": object})
+    if "layer" in plain.columns:
+        plain["layer"] = plain["layer"].astype("int64")
+    before = lean.copy()
+    a = reciprocity.analyze(lean, use_codes=True, seed=5, n_permutations=30)
+    b = reciprocity.analyze(plain, use_codes=True, seed=5, n_permutations=30)
+    pd.testing.assert_frame_equal(lean, before)
+    assert a.utterances["text"].dtype == STRING_DTYPE and a.utterances["id"].dtype == STRING_DTYPE
+    pd.testing.assert_frame_equal(a.conversations, b.conversations)
+    pd.testing.assert_frame_equal(a.speakers, b.speakers)
+    for name in reciprocity.Analysis.TABLE_FILES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+    pd.testing.assert_frame_equal(a.utterances.drop(columns=["text", "id", "layer"]),
+                                  b.utterances.drop(columns=["text", "id", "layer"]))
+    assert json.dumps(a.summary, default=str) == json.dumps(b.summary, default=str)
+    assert compact(a.utterances)["text"].tolist() == b.utterances["text"].tolist()

@@ -144,6 +144,7 @@ def analyze(
     """
     skipped = [str(problem) for problem in table.attrs.get("skipped", [])]
     table = validate(table, source)
+    release_memory()
     if use_codes:
         coded = prepare_codes(table, source)
         codes_from = "input"
@@ -155,17 +156,29 @@ def analyze(
         coded = pd.concat([coded, detect_in_batches(lambda texts: detect(texts, tier=tier), coded[TEXT], progress)],
                           axis=1)
         codes_from = f"detector ({tier} tier)"
-    coded = coded.reset_index(drop=True)
-    coded = pd.concat([coded, trajectories(coded)], axis=1)
-    coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1)
+    if not isinstance(coded.index, pd.RangeIndex) or coded.index.start != 0 or coded.index.step != 1:
+        coded = coded.reset_index(drop=True)
+    # add the measured columns without copying the table's columns
+    coded = pd.concat([coded, trajectories(coded)], axis=1, copy=False)
+    release_memory()
+    coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1, copy=False)
+    release_memory()
     alerts = advise(coded)
+    release_memory()
+    # profiles first (while few result tables are held: lower peak memory); order does not change results
+    conversation_profiles = conversation_profile(coded)
+    release_memory()
+    speaker_profiles = speaker_profile(coded)
+    release_memory()
     pairs = turn_pairs(coded)
     reciprocity_by_conversation, reciprocity_by_speaker, reciprocity_summary = reciprocity_tests(
         coded, pairs, n_permutations=n_permutations, seed=seed
     )
+    release_memory()
     statistics = reciprocity_statistics(coded, pairs, seed=seed)
-    conversations = conversation_profile(coded).merge(reciprocity_by_conversation, on=CONVERSATION, how="left")
-    speakers = speaker_profile(coded).merge(reciprocity_by_speaker, on=[CONVERSATION, SPEAKER], how="left")
+    release_memory()
+    conversations = conversation_profiles.merge(reciprocity_by_conversation, on=CONVERSATION, how="left")
+    speakers = speaker_profiles.merge(reciprocity_by_speaker, on=[CONVERSATION, SPEAKER], how="left")
     summary = {
         "source": source,
         "codes": codes_from,
@@ -192,6 +205,14 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     Returns the :class:`Analysis` table attributes plus ``summary`` (the summary.json entries).
     Shared by detector and human codes (it only reads the schema columns).
     """
+    # the model frame first, freed before the (large) per-dyad transition tables are built: lower peak memory
+    design = lag_design(coded, pairs)
+    release_memory()
+    multilevel = lagged_multilevel(coded, pairs, design=design)
+    release_memory()
+    slopes = dyad_slopes(design)
+    del design
+    release_memory()
     layer = lag_sequential(coded, pairs, "layer")
     disclosure = lag_sequential(coded, pairs, "disclosure")
     transitions = pd.concat([layer.corpus, disclosure.corpus], ignore_index=True)
@@ -199,10 +220,10 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     for table in (transitions, dyad_transitions):
         for column in ("from", "to"):
             table[column] = table[column].to_numpy().astype("int64")  # bools (disclosure) -> 0/1, vectorised
-    design = lag_design(coded, pairs)
-    multilevel = lagged_multilevel(coded, pairs, design=design)
-    slopes = dyad_slopes(design)
-    dyads = (disclosure.yules_q.merge(slopes, on=CONVERSATION, how="left")
+    yules_q = disclosure.yules_q
+    del layer, disclosure                                      # their per-dyad tables now live in dyad_transitions
+    release_memory()
+    dyads = (yules_q.merge(slopes, on=CONVERSATION, how="left")
              .merge(multilevel.dyad_effects, on=CONVERSATION, how="left"))
     groups = pairwise_reciprocity(coded, pairs)
     srm = social_relations(round_robin_scores(coded, pairs))
@@ -240,6 +261,34 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
         "srm_effects": srm.effects,
         "summary": summary,
     }
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the operating system between pipeline stages.
+
+    Each stage allocates and frees many mid-sized numpy arrays; glibc keeps freed heap memory (and pyarrow's
+    pool its freed blocks) resident, so without this the process's resident size ratchets up stage after
+    stage although the live data does not grow. ``malloc_trim`` is glibc-only; elsewhere this is a no-op.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except ImportError:
+        pass
+
+
+_MALLOC_TRIM = None
 
 
 def detect_in_batches(detect: Callable, texts: pd.Series, progress: Progress | None,

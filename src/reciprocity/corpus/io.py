@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reciprocity.corpus.compact import compact
 from reciprocity.corpus.validate import LOCATION, validate
 from reciprocity.errors import InputError, Problem
 from reciprocity.schema import CONVERSATION, SPEAKER, TEXT, TOPIC_SEPARATOR
@@ -41,6 +42,8 @@ def read(path: str | Path, format: str | None = None, *, skip_invalid: bool = Fa
 
     Invalid rows raise :class:`~reciprocity.errors.InputError` naming file, line/row and field;
     with ``skip_invalid=True`` they are dropped and listed in ``table.attrs["skipped"]``.
+    The table is returned in its compact form (:func:`reciprocity.corpus.compact`): ``text`` and ``id``
+    as Arrow-backed strings, shared strings for ``conversation_id``/``speaker``/``reply_to``.
     """
     path = Path(path)
     if not path.exists():
@@ -51,6 +54,8 @@ def read(path: str | Path, format: str | None = None, *, skip_invalid: bool = Fa
         raise InputError(Problem(str(path), "file", None, f"unknown format '{format}'; use one of {', '.join(FORMATS)}"))
     raw, problems = readers[format](path, skip_invalid)
     table = validate(raw, str(path), skip_invalid=skip_invalid)
+    del raw
+    table = compact(table)
     table.attrs["skipped"] = problems + table.attrs["skipped"]
     return table
 

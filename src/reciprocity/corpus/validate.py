@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from reciprocity.corpus.compact import arrow_strings, is_arrow_string
 from reciprocity.errors import InputError, Problem
 from reciprocity.schema import CONVERSATION, REQUIRED_COLUMNS, SPEAKER, TEXT, TOPIC_SEPARATOR
 
@@ -78,6 +79,16 @@ class Locations(Sequence):
 
 def _blank(values: pd.Series) -> pd.Series:
     """True where a value is missing or only whitespace."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
+        blank_category = _blank(pd.Series(np.asarray(categories, dtype=object))).to_numpy()
+        codes = values.cat.codes.to_numpy()
+        blank = np.ones(len(codes), dtype=bool)
+        known = codes >= 0
+        blank[known] = blank_category[codes[known]]
+        return pd.Series(blank, index=values.index)
+    if is_arrow_string(values):
+        return pd.Series(_arrow_blank(values), index=values.index)
     array = values.to_numpy()
     if array.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
         # all Python strings, none missing: str.isspace is what str.strip strips (fast path)
@@ -85,6 +96,22 @@ def _blank(values: pd.Series) -> pd.Series:
         return pd.Series(blank, index=values.index)
     as_text = values.astype("string")
     return values.isna() | as_text.str.strip().eq("").fillna(True)
+
+
+#: Exactly the characters for which Python's ``str.isspace`` is true (so the regex below matches ``v.isspace()``).
+_PY_SPACE = r"\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+
+
+def _arrow_blank(values: pd.Series) -> np.ndarray:
+    """:func:`_blank` of an Arrow-backed string column without making Python strings: missing, empty, or
+    made only of the characters Python's ``str.isspace`` accepts (the same answer as ``not v or v.isspace()``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = values.array
+    data = array._pa_array if hasattr(array, "_pa_array") else pa.chunked_array([pa.array(array)])
+    blank = pc.match_substring_regex(data, "^[" + _PY_SPACE + "]*$").fill_null(True)
+    return blank.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def find_problems(raw: pd.DataFrame, source: str, locations: Sequence | None = None
@@ -179,8 +206,18 @@ def validate(
     return table
 
 
-def _as_str(values: pd.Series | np.ndarray) -> np.ndarray:
-    """``values.astype(str)`` as an object array; columns of Python strings are kept as they are."""
+def _as_str(values: pd.Series | np.ndarray | pd.api.extensions.ExtensionArray):
+    """``values.astype(str)``: Arrow-backed strings are kept as they are (no Python strings made); other
+    columns become object arrays (columns of Python strings are kept as they are; a categorical becomes
+    an object array sharing one string per category)."""
+    if isinstance(values, pd.api.extensions.ExtensionArray) and not isinstance(values, np.ndarray):
+        series = pd.Series(values, copy=False)
+        if is_arrow_string(series):
+            return values
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            categories = np.asarray(series.cat.categories.astype(str), dtype=object)
+            return categories.take(series.cat.codes.to_numpy())
+        values = np.asarray(values, dtype=object)
     array = np.asarray(values) if not isinstance(values, pd.Series) else values.to_numpy()
     if array.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
         return array
@@ -201,7 +238,7 @@ def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFra
         values = table[name].array
         columns[name] = values if kept is None else values.take(kept)
     for column in (CONVERSATION, SPEAKER, TEXT) + (("id",) if "id" in columns else ()):
-        columns[column] = _as_str(np.asarray(columns[column], dtype=object))
+        columns[column] = _as_str(columns[column])
     if "reply_to" in columns:
         reply = pd.Series(columns["reply_to"])
         given = ~_blank(reply)
@@ -218,15 +255,25 @@ def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFra
         columns = {name: values.take(rows) for name, values in columns.items()}
     positions = rows if kept is None else kept[rows]
     if "id" not in columns:
-        turn_text = pd.Series(columns["turn"]).astype(str).to_numpy()
-        columns["id"] = pd.Series(columns[CONVERSATION]).to_numpy() + ":" + turn_text
-        del turn_text
+        columns["id"] = _make_ids(columns[CONVERSATION], columns["turn"])
     if "topics" in columns:
         columns["topics"] = parse_topics(pd.Series(columns["topics"])).to_numpy()
     leading = ["id", CONVERSATION, SPEAKER, "turn", TEXT]
     leading += [c for c in ("timestamp", "reply_to") if c in columns]
     ordered = leading + [c for c in columns if c not in leading]
     return pd.DataFrame({name: columns[name] for name in ordered}, copy=False), positions
+
+
+def _make_ids(conversation, turn: np.ndarray):
+    """``"<conversation_id>:<turn>"`` per row as Arrow-backed strings (one buffer, no per-row objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    conversation = arrow_strings(pd.Series(conversation, copy=False))
+    left = conversation._pa_array if hasattr(conversation, "_pa_array") else pa.chunked_array([pa.array(conversation)])
+    right = pa.array(np.asarray(turn)).cast(left.type)
+    joined = pc.binary_join_element_wise(left, right, pa.scalar(":", left.type))
+    return pd.array(joined, dtype=conversation.dtype) if not hasattr(conversation, "_pa_array") else type(conversation)(joined)
 
 
 def parse_topics(values: pd.Series) -> pd.Series:
@@ -244,4 +291,17 @@ def parse_topics(values: pd.Series) -> pd.Series:
             return []
         return [part.strip() for part in str(value).split(TOPIC_SEPARATOR) if part.strip()]
 
-    return values.map(as_list)
+    # lists shared between rows (as reciprocity.corpus.compact leaves them) are checked once
+    seen: dict[int, list[str]] = {}
+    items = values.tolist()
+    out = np.empty(len(items), dtype=object)
+    for i, value in enumerate(items):
+        if type(value) is list:
+            key = id(value)
+            parsed = seen.get(key)
+            if parsed is None:
+                parsed = seen[key] = as_list(value)
+            out[i] = parsed
+        else:
+            out[i] = as_list(value)
+    return pd.Series(out, index=values.index, dtype=object)

@@ -39,14 +39,14 @@ def prepare_codes(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     if "disclosure" not in table.columns and "depth" not in table.columns:
         raise InputError(Problem(source, "header", "disclosure",
                                  "--use-codes needs a 'disclosure' and/or 'depth' column"))
-    coded = table.copy()
+    coded = table.copy(deep=False)  # columns are replaced, never written into: no copy of the (big) input
     known = table.attrs.get("locations")
     locations = known if known is not None and len(known) == len(table) else [f"row {i + 1}" for i in range(len(table))]
     if "depth" in coded.columns:
         depth = pd.to_numeric(coded["depth"], errors="coerce")
         _raise_if(depth.isna() | (depth < 0) | (depth > 3), locations, source, "depth",
                   "depth code must be a number from 0 to 3")
-        coded["depth"] = depth.astype(float)
+        coded["depth"] = depth.astype(float, copy=False)
     if "disclosure" in coded.columns:
         coded["disclosure"] = _as_bool(coded["disclosure"], locations, source)
     else:
@@ -56,7 +56,8 @@ def prepare_codes(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     if "layer" in coded.columns:
         layer = pd.to_numeric(coded["layer"], errors="coerce")
         _raise_if(~layer.isin([0, 1, 2, 3]), locations, source, "layer", "layer must be 0, 1, 2 or 3")
-        coded["layer"] = layer.astype("int64")
+        # integer codes keep a narrow integer dtype (e.g. int8 from compact); others become int64
+        coded["layer"] = layer if layer.dtype.kind == "i" else layer.astype("int64")
     else:
         coded["layer"] = np.clip(np.rint(coded["depth"].to_numpy()), 0, 3).astype("int64")
     if "topics" not in coded.columns:

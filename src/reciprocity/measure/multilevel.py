@@ -43,36 +43,50 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from reciprocity.measure.pairs import sorted_codes
 from reciprocity.schema import CONVERSATION, SPEAKER
 
 
 def lag_design(coded: pd.DataFrame, pairs: pd.DataFrame, value: str = "depth") -> pd.DataFrame:
     """The model frame: response, own/partner lags (raw and person-mean-centred), ids (vectorised)."""
     coded = coded.reset_index(drop=True)
-    depth = coded[value].astype(float)
-    own_previous = depth.groupby([coded[CONVERSATION], coded[SPEAKER]], sort=False).shift(1).to_numpy()
+    depth = coded[value].to_numpy(float)
+    # (conversation, speaker) group of every row, and the previous row of the same group (row order)
+    conversation_code = pd.factorize(coded[CONVERSATION])[0].astype(np.int64)
+    speaker_code = pd.factorize(coded[SPEAKER])[0].astype(np.int64)
+    group = pd.factorize(conversation_code * (int(speaker_code.max()) + 1 if len(coded) else 1) + speaker_code)[0]
+    order = np.argsort(group, kind="stable")
+    previous_row = np.full(len(coded), -1, dtype=np.int64)
+    same = group[order][1:] == group[order][:-1]
+    previous_row[order[1:][same]] = order[:-1][same]
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
-    frame = pd.DataFrame({
-        CONVERSATION: coded[CONVERSATION].to_numpy()[nxt],
-        "responder": coded[SPEAKER].to_numpy()[nxt],
-        "partner": coded[SPEAKER].to_numpy()[prev],
+    keep = previous_row[nxt] >= 0                      # the responder has an own lag ...
+    keep[keep] = ~np.isnan(depth[previous_row[nxt[keep]]])   # ... that is not missing
+    prev, nxt = prev[keep], nxt[keep]
+    conversation = coded[CONVERSATION].to_numpy()
+    speaker = coded[SPEAKER].to_numpy()
+    columns = {
+        CONVERSATION: conversation[nxt],
+        "responder": speaker[nxt],
+        "partner": speaker[prev],
         "row": nxt,
-        "response": depth.to_numpy()[nxt],
-        "own_lag": own_previous[nxt],
-        "partner_lag": depth.to_numpy()[prev],
-    })
-    frame = frame.loc[frame["own_lag"].notna()].reset_index(drop=True)
-    person = frame.groupby([CONVERSATION, "responder"], sort=False)
-    frame["own_lag_c"] = frame["own_lag"] - person["own_lag"].transform("mean")
-    frame["partner_lag_c"] = frame["partner_lag"] - person["partner_lag"].transform("mean")
-    frame["response_c"] = frame["response"] - person["response"].transform("mean")
-    frame["person"] = person.ngroup()
-    return frame
+        "response": depth[nxt],
+        "own_lag": depth[previous_row[nxt]],
+        "partner_lag": depth[prev],
+    }
+    # person = (conversation, responder), numbered in order of first appearance; centring by person means
+    person = pd.factorize(group[nxt])[0] if len(nxt) else np.zeros(0, dtype=np.int64)
+    counts = np.bincount(person).astype(float)
+    for column, centred in (("own_lag", "own_lag_c"), ("partner_lag", "partner_lag_c"), ("response", "response_c")):
+        values = columns[column]
+        columns[centred] = values - (np.bincount(person, weights=values, minlength=len(counts)) / counts)[person]
+    columns["person"] = person
+    return pd.DataFrame(columns, copy=False)   # one array per column: no consolidated copy of the frame
 
 
 def dyad_slopes(design: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per-dyad within-responder OLS of the reply on own and partner lag (all dyads at once)."""
-    conversations, group = np.unique(design[CONVERSATION].to_numpy(), return_inverse=True)
+    conversations, group = sorted_codes(design[CONVERSATION])
     g = len(conversations)
 
     def total(values: np.ndarray) -> np.ndarray:

@@ -29,8 +29,7 @@ def trajectories(coded: pd.DataFrame) -> pd.DataFrame:
     by_speaker = coded.groupby([CONVERSATION, SPEAKER], sort=False)
     out = pd.DataFrame(index=coded.index)
     out["cum_max_depth"] = by_conversation["depth"].cummax()
-    window = pd.concat([by_conversation["depth"].shift(lag) for lag in range(ROLLING_WINDOW)], axis=1)
-    out["rolling_depth"] = window.mean(axis=1)
+    out["rolling_depth"] = _rolling_depth(coded, by_conversation)
     out["speaker_cum_max_depth"] = by_speaker["depth"].cummax()
     topic_rows = _topic_rows(coded)
     topic_rows[CONVERSATION] = coded[CONVERSATION].to_numpy()[topic_rows["position"]]
@@ -41,6 +40,28 @@ def trajectories(coded: pd.DataFrame) -> pd.DataFrame:
         group = by_conversation if column == "cum_breadth" else by_speaker
         out[column] = pd.Series(new_topics, index=coded.index).groupby(group.ngroup()).cumsum().astype("int64")
     return out
+
+
+def _rolling_depth(coded: pd.DataFrame, by_conversation) -> np.ndarray:
+    """Mean depth of the row and the previous ``ROLLING_WINDOW - 1`` rows of its conversation (fewer at the start).
+
+    Vectorised when each conversation's rows are contiguous (as :func:`reciprocity.corpus.validate` leaves
+    them): the same sums, in the same order, as the mean of the shifted columns, without the (rows x window) frame.
+    """
+    depth = coded["depth"]
+    codes = pd.factorize(coded[CONVERSATION])[0]
+    if len(codes) and (np.any(np.diff(codes) < 0) or depth.isna().any()):
+        window = pd.concat([by_conversation["depth"].shift(lag) for lag in range(ROLLING_WINDOW)], axis=1)
+        return window.mean(axis=1).to_numpy()
+    values = depth.to_numpy(float)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, np.int64)
+    position = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    total = values.copy()
+    for lag in range(1, ROLLING_WINDOW):
+        shifted = np.zeros_like(values)
+        shifted[lag:] = values[:-lag]
+        total += np.where(position >= lag, shifted, 0.0)
+    return total / np.minimum(position + 1, ROLLING_WINDOW)
 
 
 def _breadth(coded: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -55,13 +76,14 @@ def speaker_profile(coded: pd.DataFrame) -> pd.DataFrame:
     keys = [CONVERSATION, SPEAKER]
     grouped = coded.groupby(keys, sort=False)
     profile = grouped.agg(
-        n_utterances=("text", "size"),
+        n_utterances=("disclosure", "size"),  # any column: size counts rows (text may be Arrow-backed)
         n_disclosures=("disclosure", "sum"),
         disclosure_rate=("disclosure", "mean"),
         mean_depth=("depth", "mean"),
         max_depth=("depth", "max"),
         max_layer=("layer", "max"),
     )
+    profile["max_layer"] = profile["max_layer"].astype("int64")   # also for narrow (int8) layer codes
     profile["breadth"] = _breadth(coded, keys).reindex(profile.index).fillna(0).astype("int64")
     return profile.reset_index()
 
@@ -72,7 +94,7 @@ def conversation_profile(coded: pd.DataFrame) -> pd.DataFrame:
     grouped = coded.groupby(CONVERSATION, sort=False)
     position = grouped.cumcount() / (grouped["turn"].transform("size") - 1).clip(lower=1)
     profile = grouped.agg(
-        n_utterances=("text", "size"),
+        n_utterances=("disclosure", "size"),  # any column: size counts rows (text may be Arrow-backed)
         n_speakers=(SPEAKER, "nunique"),
         disclosure_rate=("disclosure", "mean"),
         mean_depth=("depth", "mean"),

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reciprocity.measure.pairs import sorted_codes
 from reciprocity.schema import CONVERSATION, SPEAKER
 
 EPSILON = 1e-9
@@ -201,7 +202,7 @@ def _nanmean_rows(values: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boot: int = 1000,
-                  minus: np.ndarray | None = None, chunk_elements: int = 4_000_000) -> tuple[float, float]:
+                  minus: np.ndarray | None = None, chunk_elements: int = 2_000_000) -> tuple[float, float]:
     """Percentile bootstrap CI (95%) over dyads, vectorised in chunks of resamples.
 
     ``statistic`` is ``"fisher"`` (Fisher-z mean), ``"mean"``, or a callable mapping an
@@ -232,7 +233,7 @@ def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boo
 
 
 def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic: str, rng: np.random.Generator,
-                    n_boot: int = 1000, chunk_elements: int = 4_000_000) -> list[tuple[float, float]]:
+                    n_boot: int = 1000, chunk_elements: int = 2_000_000) -> list[tuple[float, float]]:
     """Percentile CIs (95%) of several statistics over the same dyads, from one set of resamples.
 
     ``items`` are (values, minus or None) arrays without NaN, all of the same length n; each CI is
@@ -252,12 +253,25 @@ def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic
     columns = [(transform(values), transform(minus) if minus is not None else None) for values, minus in items]
     estimates: list[list[np.ndarray]] = [[] for _ in items]
     rows = max(1, chunk_elements // n)
+    # every resample's mean of every column at once: (resample x dyad) counts times the (dyad x column) matrix
+    stacked = np.column_stack([v for z, z_minus in columns for v in ((z,) if z_minus is None else (z, z_minus))])
     for start in range(0, n_boot, rows):
         draws = rng.integers(0, n, size=(min(rows, n_boot - start), n), dtype=np.int32)
-        for out, (z, z_minus) in zip(estimates, columns):
-            estimate = finish(z[draws].mean(axis=1))
-            out.append(estimate - finish(z_minus[draws].mean(axis=1)) if z_minus is not None else estimate)
+        flat = draws.astype(np.int64)
+        flat += (np.arange(len(draws), dtype=np.int64) * n)[:, None]
         del draws
+        counts = np.bincount(flat.reshape(-1), minlength=flat.size).reshape(flat.shape).astype(float)
+        del flat
+        means = (counts @ stacked) / n
+        del counts
+        j = 0
+        for out, (z, z_minus) in zip(estimates, columns):
+            estimate = finish(means[:, j])
+            j += 1
+            if z_minus is not None:
+                estimate = estimate - finish(means[:, j])
+                j += 1
+            out.append(estimate)
     result = []
     for out in estimates:
         low, high = np.nanpercentile(np.concatenate(out), [2.5, 97.5])
@@ -303,6 +317,13 @@ class _NullEngine:
     prev disclosed, both disclosed, next disclosed) are summed per responder with ``np.add.reduceat``
     over contiguous pair segments, then per conversation. Depth codes on a quarter-point grid are summed
     in float32 (those sums are exact), others in float64; disclosure counts are exact in float32.
+
+    Shuffle and circular-shift draws permute each speaker's rows, so the linear sums (x, y, x^2, y^2) are
+    conversation totals plus corrections from the few rows that open or answer other than exactly one pair;
+    only xy and the disclosure counts are computed per pair. With depth on a small non-negative quarter-point
+    grid, rows carry a one-byte code (level, disclosed), those draws permute the codes themselves, and each
+    pair's four features are one packed int64 from a look-up table (exact integer sums). All paths give
+    identical statistics.
     """
 
     def __init__(self, depth: np.ndarray, disclosed: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
@@ -327,16 +348,19 @@ class _NullEngine:
         self.row_speaker = np.cumsum(new_speaker) - 1                         # layout speaker per layout row
         self.speaker_rank = np.empty(n_speakers, dtype=np.int64)
         self.speaker_rank[self.speaker_id] = np.arange(len(self.speaker_id))
+        del speaker_sorted, new_speaker
         conversation_sorted = conversation_code[self.order]
         self.conversation_row_start = np.searchsorted(conversation_sorted, np.arange(n_conversations + 1))
         self.conversation_speaker_start = np.searchsorted(
             conversation_sorted[self.speaker_start], np.arange(n_conversations + 1))
+        del conversation_sorted
         # pairs: by conversation, responder, row
         responder = speaker_code[nxt]
         pair_conversation = conversation_code[nxt]
         pair_order = np.lexsort((nxt, responder, pair_conversation))
         self.lp = position[prev[pair_order]]
         self.ln = position[nxt[pair_order]]
+        del position
         responder = responder[pair_order]
         pair_conversation = pair_conversation[pair_order]
         self.conversation_pair_start = np.searchsorted(pair_conversation, np.arange(n_conversations + 1))
@@ -347,6 +371,55 @@ class _NullEngine:
         self.n_pairs_conversation = np.diff(self.conversation_pair_start).astype(float)
         self.n_pairs_speaker = np.zeros(len(self.speaker_id))
         self.n_pairs_speaker[self.segment_rank] = np.diff(np.r_[self.segment_start, len(responder)])
+        # Linear pair sums as row sums: sum over pairs of f(x) = sum over rows of w_prev[row] f(value of row), with
+        # w_prev the number of pairs a row opens (w_next: answers). A draw that permutes each speaker's rows keeps
+        # every conversation's total of f over its rows, so sum_pairs f(x) = total + sum over the few rows with
+        # w_prev != 1 of (w_prev - 1) f(drawn value): only those "correction" rows are gathered per draw.
+        w_prev = np.bincount(self.lp, minlength=n) if n else np.zeros(0, np.int64)
+        w_next = np.bincount(self.ln, minlength=n) if n else np.zeros(0, np.int64)
+        corrected = np.flatnonzero((w_prev != 1) | (w_next != 1))
+        self.correction_row = corrected                                        # layout rows, by conversation
+        self.correction_prev = (w_prev[corrected] - 1).astype(self.dtype)
+        self.correction_next = (w_next[corrected] - 1).astype(self.dtype)
+        del w_prev, w_next
+        self.conversation_correction_start = np.searchsorted(corrected, self.conversation_row_start)
+        layout_depth = self.depth[self.order].astype(float)
+        row_conversation = np.repeat(np.arange(n_conversations), np.diff(self.conversation_row_start))
+        self.total_depth = np.bincount(row_conversation, weights=layout_depth, minlength=n_conversations)
+        self.total_depth2 = np.bincount(row_conversation, weights=layout_depth ** 2, minlength=n_conversations)
+        del layout_depth, row_conversation
+        self.packed = self._packing(exact, len(responder))
+        self.layout_code = self.packed["code"][self.order] if self.packed is not None else None
+
+    def _packing(self, exact: bool, n_pairs: int) -> dict | None:
+        """Integer packing of the pair features for depth on a small quarter-point grid (else None).
+
+        Each row gets a one-byte code (depth level, disclosed); a pair's features 16·x·y, prev disclosed,
+        both disclosed and next disclosed are packed into one int64 by table look-up, so a draw needs one
+        byte gather per row and one look-up and one sum per pair. Field widths are chosen so that no sum over
+        a responder segment can overflow into the next field; the sums are exact (integers).
+        """
+        if not exact or not len(self.depth) or not n_pairs:
+            return None
+        levels, level_code = np.unique(self.depth, return_inverse=True)
+        if len(levels) > 64 or levels[0] < 0:
+            return None
+        longest = int(np.diff(np.r_[self.segment_start, n_pairs]).max())
+        product = int(round(float(levels[-1]) ** 2 * 16))
+        bits_xy, bits_flag = (product * longest).bit_length(), longest.bit_length()
+        if bits_xy + 3 * bits_flag > 63:
+            return None
+        n_codes = 2 * len(levels)
+        code = (level_code.reshape(-1) * 2 + self.disclosed.astype(np.int64)).astype(np.uint8)
+        cx, cy = np.divmod(np.arange(n_codes * n_codes), n_codes)
+        x, y = levels[cx // 2].astype(float), levels[cy // 2].astype(float)
+        px, ny = cx % 2, cy % 2
+        shifts = (0, bits_xy, bits_xy + bits_flag, bits_xy + 2 * bits_flag)
+        table = (np.rint(16 * x * y).astype(np.int64) << shifts[0]) | (px.astype(np.int64) << shifts[1]) \
+            | ((px * ny).astype(np.int64) << shifts[2]) | (ny.astype(np.int64) << shifts[3])
+        packed = {"code": code, "n_codes": n_codes, "table": table, "shifts": shifts,
+                  "masks": ((1 << bits_xy) - 1, (1 << bits_flag) - 1), "level": levels.astype(self.dtype)}
+        return packed
 
     def chunks(self, batch: int, chunk_elements: int):
         """(first, last) conversation ranges with about ``chunk_elements // batch`` rows each (whole conversations)."""
@@ -366,15 +439,26 @@ class _NullEngine:
         return np.broadcast_to(rows[:, None], (len(rows), batch)).copy()
 
     def shuffle(self, rng: np.random.Generator, c0: int, c1: int, batch: int) -> np.ndarray:
-        """(rows, B) source maps: a uniform random permutation of each speaker's rows, independently per draw."""
-        source = self._identity(c0, c1, batch)
+        """(rows, B) source maps: a uniform random permutation of each speaker's rows, independently per draw.
+
+        With packed codes (:meth:`_packing`) the draws permute the one-byte row codes themselves (uint8
+        result, read by :meth:`statistics` as codes): the same draws, a quarter of the memory traffic."""
+        if self.layout_code is not None:
+            rows = self.layout_code[self.conversation_row_start[c0]:self.conversation_row_start[c1]]
+            source = np.broadcast_to(rows[:, None], (len(rows), batch)).copy()
+        else:
+            source = self._identity(c0, c1, batch)
         r0 = self.conversation_row_start[c0]
         k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
         sizes = self.speaker_size[k0:k1]
         starts = self.speaker_start[k0:k1] - r0
         for size in np.unique(sizes[sizes > 1]):
             block = starts[sizes == size][:, None] + np.arange(size)[None, :]          # (count, size) local rows
-            source[block] = rng.permuted(source[block], axis=1)
+            # permute along a contiguous last axis (count, B, size) of 8-byte items: Generator.permuted has a fast
+            # path for those (about twice as fast as for 1- or 4-byte items or a strided axis)
+            values = source[block].transpose(0, 2, 1).astype(np.int64)
+            rng.permuted(values, axis=2, out=values)
+            source[block] = values.transpose(0, 2, 1)
         return source
 
     def rotate(self, rng: np.random.Generator, c0: int, c1: int, batch: int) -> np.ndarray:
@@ -383,14 +467,15 @@ class _NullEngine:
         r0, r1 = self.conversation_row_start[c0], self.conversation_row_start[c1]
         k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
         sizes = self.speaker_size[k0:k1]
-        shift = rng.integers(0, sizes[:, None], size=(k1 - k0, batch))
+        shift = rng.integers(0, sizes[:, None], size=(k1 - k0, batch)).astype(self.index)
         speaker = self.row_speaker[r0:r1] - k0
         start = self.speaker_start[speaker + k0]
-        size = sizes[speaker][:, None]
-        local = (np.arange(r0, r1) - start)[:, None] + shift[speaker]
-        local -= np.where(local >= size, size, 0)
-        local += start[:, None]
-        return self.order[local]
+        size = sizes[speaker].astype(self.index)[:, None]
+        local = shift[speaker]                                     # (rows, B), in the chunk's index dtype
+        local += (np.arange(r0, r1) - start).astype(self.index)[:, None]
+        local -= np.where(local >= size, size, self.index(0))
+        local += start.astype(self.index)[:, None]
+        return self.order[local] if self.layout_code is None else self.layout_code[local]
 
     def pseudo(self, pseudo: PseudoDyads, c0: int, c1: int, ks: range) -> np.ndarray:
         """(rows, K) pseudo-dyad source maps for candidates ``ks`` (as :meth:`PseudoDyads.source`)."""
@@ -405,10 +490,16 @@ class _NullEngine:
 
     # ------------------------------------------------------------------------------------ statistics
 
-    def statistics(self, source: np.ndarray, c0: int, c1: int, speakers: bool = True
+    def statistics(self, source: np.ndarray, c0: int, c1: int, speakers: bool = True, permutation: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(r_lag, conditional) per conversation ``c0..c1`` and conditional per layout speaker of the chunk,
-        each (B, groups), for (rows of the chunk, B) ``source`` maps."""
+        each (B, groups), for (rows of the chunk, B) ``source`` maps.
+
+        ``permutation=True`` promises that every draw permutes each speaker's rows (shuffle, rotation): the
+        linear depth sums then come from conversation totals plus the correction rows (same values, less work).
+        """
+        if permutation:
+            return self._permutation_statistics(source, c0, c1, speakers)
         from scipy import sparse
 
         batch = source.shape[1]
@@ -464,6 +555,111 @@ class _NullEngine:
             conditional_spk = _conditional(by_speaker[0], by_speaker[1], by_speaker[2],
                                            self.n_pairs_speaker[k0:k1][None])
         return r_lag, conditional, conditional_spk
+
+
+def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers: bool
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:meth:`_NullEngine.statistics` for within-speaker permutations: pair features xy, prev disclosed,
+    both disclosed, next disclosed (packed into one integer per pair when the codes allow); sums of x, y,
+    x^2, y^2 from conversation totals and the correction rows."""
+    from scipy import sparse
+
+    batch = source.shape[1]
+    r0 = self.conversation_row_start[c0]
+    q0, q1 = self.conversation_pair_start[c0], self.conversation_pair_start[c1]
+    k0, k1 = self.conversation_speaker_start[c0], self.conversation_speaker_start[c1]
+    n_conv = c1 - c0
+    sums = np.zeros((n_conv, 8, batch))                       # sx, sy, sxx, syy, sxy, n_prev, n_both, n_next
+    by_speaker = np.zeros((k1 - k0, 3, batch)) if speakers else None
+    packed = self.packed
+    if packed is not None:
+        # (rows, B) one byte per row: drawn codes themselves (uint8, from shuffle/rotate) or a source map
+        codes = source if source.dtype == np.uint8 else packed["code"][source]
+        values = None
+    else:
+        values = self.depth[source]                                                # (rows, B)
+    if q1 > q0:
+        g0, g1 = np.searchsorted(self.segment_start, [q0, q1])
+        lp, ln = self.lp[q0:q1] - r0, self.ln[q0:q1] - r0
+        n_pairs = q1 - q0
+        if packed is not None:
+            pair_code = codes[lp].astype(np.uint16)
+            pair_code *= packed["n_codes"]
+            pair_code += codes[ln]
+            features = packed["table"][pair_code]                                  # (pairs, B) packed int64
+            del pair_code
+            packed_sums = np.add.reduceat(features, self.segment_start[g0:g1] - q0, axis=0)
+            del features
+            mask_xy, mask_flag = packed["masks"]
+            _, s1, s2, s3 = packed["shifts"]
+            segment_sums = np.empty((g1 - g0, 4, batch))
+            segment_sums[:, 0] = (packed_sums & mask_xy) / 16.0
+            segment_sums[:, 1] = (packed_sums >> s1) & mask_flag
+            segment_sums[:, 2] = (packed_sums >> s2) & mask_flag
+            segment_sums[:, 3] = packed_sums >> s3
+            del packed_sums
+            segment_sums = segment_sums.reshape(g1 - g0, 4 * batch)
+        else:
+            features = np.empty((n_pairs, 4, batch), dtype=self.dtype)
+            np.multiply(values[lp], values[ln], out=features[:, 0])
+            flags = self.disclosed[source]
+            px, ny = flags[lp], flags[ln]
+            del flags
+            features[:, 1], features[:, 3] = px, ny
+            np.multiply(px, ny, out=features[:, 2])
+            del px, ny
+            segments = np.r_[self.segment_start[g0:g1] - q0, n_pairs]
+            to_segment = sparse.csr_matrix((np.ones(n_pairs, dtype=self.dtype), np.arange(n_pairs), segments),
+                                           shape=(g1 - g0, n_pairs))
+            segment_sums = np.asarray(to_segment @ features.reshape(n_pairs, 4 * batch), dtype=float)
+            del features
+        conversation = self.segment_conversation[g0:g1] - c0
+        first = np.flatnonzero(np.r_[True, conversation[1:] != conversation[:-1]])
+        to_conversation = sparse.csr_matrix((np.ones(g1 - g0), np.arange(g1 - g0), np.r_[first, g1 - g0]),
+                                            shape=(len(first), g1 - g0))
+        sums[conversation[first], 4:] = (to_conversation @ segment_sums).reshape(-1, 4, batch)
+        if speakers:
+            by_speaker[self.segment_rank[g0:g1] - k0] = segment_sums.reshape(-1, 4, batch)[:, 1:]
+        del segment_sums
+    # linear sums: conversation totals + corrections
+    e0, e1 = self.conversation_correction_start[c0], self.conversation_correction_start[c1]
+    sums[:, 0] = sums[:, 1] = self.total_depth[c0:c1, None]
+    sums[:, 2] = sums[:, 3] = self.total_depth2[c0:c1, None]
+    if e1 > e0:
+        rows = self.correction_row[e0:e1] - r0
+        drawn = values[rows] if packed is None else packed["level"][codes[rows] >> 1]     # (m, B)
+        stacked = np.concatenate([drawn, drawn * drawn], axis=1)                   # (m, 2B)
+        del drawn
+        pointer = self.conversation_correction_start[c0:c1 + 1] - e0
+        columns = np.arange(e1 - e0)
+        for weights, (a, b) in ((self.correction_prev[e0:e1], (0, 2)), (self.correction_next[e0:e1], (1, 3))):
+            matrix = sparse.csr_matrix((weights, columns, pointer), shape=(n_conv, e1 - e0))
+            corrected = np.asarray(matrix @ stacked, dtype=float)
+            sums[:, a] += corrected[:, :batch]
+            sums[:, b] += corrected[:, batch:]
+        del stacked
+    return _finish_statistics(self, sums, by_speaker, c0, c1, k0, k1, speakers)
+
+
+def _finish_statistics(self, sums: np.ndarray, by_speaker: np.ndarray | None, c0: int, c1: int, k0: int, k1: int,
+                       speakers: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """r_lag and conditional reciprocity from the (conversations, 8, B) sums and (speakers, 3, B) counts."""
+    sums = sums.transpose(1, 2, 0)                                                 # (8, B, conversations)
+    sx, sy, sxx, syy, sxy = sums[:5]
+    n = self.n_pairs_conversation[c0:c1][None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        numerator = n * sxy - sx * sy
+        denominator = np.sqrt((n * sxx - sx**2) * (n * syy - sy**2))
+        r_lag = np.clip(np.where((n >= 3) & (denominator > EPSILON), numerator / denominator, np.nan), -1, 1)
+    conditional = _conditional(sums[5], sums[6], sums[7], n)
+    conditional_spk = None
+    if speakers:
+        by_speaker = by_speaker.transpose(1, 2, 0)                                # (3, B, speakers)
+        conditional_spk = _conditional(by_speaker[0], by_speaker[1], by_speaker[2], self.n_pairs_speaker[k0:k1][None])
+    return r_lag, conditional, conditional_spk
+
+
+_NullEngine._permutation_statistics = _permutation_statistics
 
 
 def _conditional(n_prev: np.ndarray, n_both: np.ndarray, n_next: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -579,9 +775,12 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     """
     rng = np.random.default_rng(seed)
     tie_rng = np.random.default_rng([seed, 1])  # independent stream: tie-breaks do not shift the nulls
-    conversations, conversation_code = np.unique(coded[CONVERSATION].to_numpy(), return_inverse=True)
-    conversation_code = conversation_code.reshape(-1)
-    speaker_code = coded.groupby([CONVERSATION, SPEAKER], sort=False).ngroup().to_numpy()
+    conversations, conversation_code = sorted_codes(coded[CONVERSATION])
+    # (conversation, speaker) groups numbered in order of first appearance (as groupby(sort=False).ngroup())
+    speaker_in_table = pd.factorize(coded[SPEAKER])[0].astype(np.int64)
+    speaker_code = pd.factorize(conversation_code.astype(np.int64) * (int(speaker_in_table.max()) + 1 if len(coded)
+                                                                      else 1) + speaker_in_table)[0]
+    del speaker_in_table
     n_spk = int(speaker_code.max()) + 1 if len(speaker_code) else 0
     first_row = np.zeros(n_spk, dtype=np.int64)
     first_row[speaker_code[::-1]] = np.arange(len(speaker_code))[::-1]
@@ -615,7 +814,8 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
         for start in range(0, n_permutations, draw_batch):
             stop = min(n_permutations, start + draw_batch)
             for c0, c1 in engine.chunks(stop - start, batch_elements):
-                r_lag, conditional, conditional_spk = engine.statistics(draw(rng, c0, c1, stop - start), c0, c1)
+                r_lag, conditional, conditional_spk = engine.statistics(draw(rng, c0, c1, stop - start), c0, c1,
+                                                                        permutation=True)
                 k0, k1 = engine.conversation_speaker_start[c0], engine.conversation_speaker_start[c1]
                 tally_r[name].add(r_lag, slice(c0, c1))
                 tally_rec[name].add(conditional, slice(c0, c1))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reciprocity.measure.pairs import sorted_codes
 from reciprocity.schema import CONVERSATION
 
 #: Known category sets for the shared codes (others: the sorted observed values).
@@ -139,7 +140,7 @@ def lag_sequential(coded: pd.DataFrame, pairs: pd.DataFrame, code: str = "layer"
     categories = _categories(coded[code], code)
     lookup = pd.Index(categories)
     codes = lookup.get_indexer(coded[code].to_numpy())
-    conversations, conversation_code = np.unique(coded[CONVERSATION].to_numpy(), return_inverse=True)
+    conversations, conversation_code = sorted_codes(coded[CONVERSATION])
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
     k = len(categories)
 

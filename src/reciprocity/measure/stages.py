@@ -161,7 +161,8 @@ def topic_positions(topics: pd.Series, order: np.ndarray) -> tuple[np.ndarray, n
     position = rank[exploded.index.to_numpy()]
     topic = pd.factorize(exploded.astype(str).to_numpy())[0].astype(np.int64)
     n_topics = int(topic.max()) + 1
-    key = np.unique(position * n_topics + topic)     # sorted by (position, topic), duplicates removed
+    key = np.sort(position * n_topics + topic)       # sorted by (position, topic) ...
+    key = key[np.r_[True, key[1:] != key[:-1]]]       # ... duplicates removed (np.unique, without its hashing)
     return key // n_topics, key % n_topics
 
 
