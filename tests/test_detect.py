@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reciprocity.detect import DisclosureDetector, detect, train_detector
 from reciprocity.detect.calibration import choose_threshold, expected_calibration_error, macro_f1, platt_apply, platt_fit
@@ -296,3 +298,56 @@ def test_folded_small_block_equals_direct_hashing():
     assert abs(folded - direct).max() < 1e-6
     with pytest.raises(ValueError, match="cannot fold"):
         fold_binary(counts, 3)
+
+
+def test_char_counts_per_distinct_word_equal_sklearn_hashing():
+    """The word-wise char_wb counts are exactly scikit-learn's HashingVectorizer counts."""
+    from reciprocity.detect.features import Featurizer
+
+    texts = ["I'm SO scared  I'll lose my job!", "", "🙂🙂 ok", "a\tb\nc  d", "Ünïcödé wörds and   spaces ",
+             "x", "the the the", "Mi hermana y yo no hablamos"] * 2
+    feat = Featurizer()
+    direct = feat._char.transform(texts)
+    wordwise = feat._char_counts(pd.Series(texts, dtype=object))
+    assert wordwise.shape == direct.shape
+    assert abs(wordwise - direct).max() == 0
+    assert feat._char_counts(pd.Series([], dtype=object)).shape == (0, direct.shape[1])
+
+
+def test_parallel_predict_equals_serial(bundled):
+    """n_jobs > 1 scores chunks in worker processes and returns exactly the serial frame, index included."""
+    texts = pd.Series(["I was diagnosed with depression last year.", "The bus was late again.", "I love hiking!",
+                       "My sister and I don't talk since the wedding. I miss her."] * 300,
+                      index=pd.RangeIndex(1000, 2200))
+    serial = bundled.predict(texts)
+    parallel = bundled.predict(texts, n_jobs=2)
+    pd.testing.assert_frame_equal(parallel, serial)
+    small = bundled.predict(list(texts[:10]), n_jobs=2)  # below the threshold: in-process
+    pd.testing.assert_frame_equal(small, bundled.predict(list(texts[:10])))
+
+
+def test_parallel_predict_of_a_refitted_detector_uses_its_own_weights(bundled):
+    """A loaded-then-changed detector is sent to the workers itself, not re-loaded from its old artefact."""
+    import copy
+
+    from reciprocity.detect.data import load_depth_dev
+
+    det = copy.deepcopy(bundled)
+    assert det.artefact_dir_ is not None
+    dev = load_depth_dev().iloc[:120]
+    det.fit_depth_topics(dev["text"], dev["layer"], dev["topics"])
+    assert det.artefact_dir_ is None
+    texts = ["I was diagnosed with depression last year.", "I love hiking!", "The bus was late."] * 400
+    pd.testing.assert_frame_equal(det.predict(texts, n_jobs=2), det.predict(texts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=8))
+def test_vectorised_char_hashing_matches_sklearn_on_any_text(texts):
+    """Fuzzed: any Unicode (astral emoji, combining marks, odd whitespace) hashes to scikit-learn's buckets."""
+    from reciprocity.detect.features import Featurizer
+
+    feat = Featurizer()
+    direct = feat._char.transform(texts)
+    assert abs(feat._char_counts(pd.Series(texts, dtype=object)) - direct).max() == 0 if direct.nnz else \
+        feat._char_counts(pd.Series(texts, dtype=object)).nnz == 0

@@ -98,6 +98,7 @@ def detect(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (.csv, .jsonl or .parquet).")] = None,
     format: FormatOption = None,
     tier: TierOption = Tier.fast,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes for the fast tier on large inputs (-1: every core).")] = 1,
 ) -> None:
     """Disclosure codes (info/emo probabilities, disclosure, depth, layer, topics) for texts."""
     import json
@@ -111,7 +112,7 @@ def detect(
     from reciprocity.detect import detect as detect_codes
 
     def run_detector(texts):
-        return detect_codes(texts, tier=tier.value)
+        return detect_codes(texts, tier=tier.value, n_jobs=jobs)
 
     if text is not None:
         try:

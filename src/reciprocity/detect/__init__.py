@@ -25,10 +25,13 @@ Tier = Literal["fast", "accurate"]
 TIERS: tuple[str, ...] = ("fast", "accurate")
 
 
-def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast") -> pd.DataFrame:
-    """Disclosure codes for texts with the bundled detector of ``tier`` (one row per text, same index)."""
+def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast", n_jobs: int = 1) -> pd.DataFrame:
+    """Disclosure codes for texts with the bundled detector of ``tier`` (one row per text, same index).
+
+    ``n_jobs`` (fast tier): worker processes for large batches (-1: every core); the accurate tier already runs
+    onnxruntime on every core and ignores it."""
     if tier == "fast":
-        return detect_fast(texts)
+        return detect_fast(texts, n_jobs=n_jobs)
     if tier == "accurate":
         from .accurate import detect_accurate
 

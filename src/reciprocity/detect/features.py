@@ -14,9 +14,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
+
+from .charhash import char_wb_counts
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,29 @@ class Featurizer:
         self.idf_char: np.ndarray | None = None
 
     def _counts(self, texts) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        return self._word.transform(texts), self._char.transform(texts)
+        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+        return self._word.transform(texts), self._char_counts(texts)
+
+    def _char_counts(self, texts: pd.Series) -> sp.csr_matrix:
+        """The ``char_wb`` hasher's counts, computed once per distinct word of the batch.
+
+        ``char_wb`` n-grams never cross a word boundary (scikit-learn lower-cases, splits on whitespace and pads
+        each word with one space), so a text's counts are the sum of its words' counts:
+        ``counts = (texts × words occurrence matrix) @ (words × buckets counts)`` — the same matrix as
+        ``HashingVectorizer.transform(texts)``; the distinct words are hashed in one vectorised pass
+        (:mod:`.charhash`)."""
+        words = texts.astype(str).str.lower().str.split()
+        lengths = words.str.len().to_numpy(dtype=np.int64)
+        flat = np.fromiter((w for ws in words for w in ws), dtype=object, count=int(lengths.sum()))
+        codes, uniques = pd.factorize(flat, sort=False)
+        per_word = char_wb_counts(np.asarray(uniques, dtype=object), self.config.char_ngram, self.config.n_features_char)
+        occurrences = sp.csr_matrix(
+            (np.ones(len(codes), dtype=np.float32), (np.repeat(np.arange(len(texts)), lengths), codes)),
+            shape=(len(texts), len(uniques)),
+        )
+        counts = (occurrences @ per_word).tocsr()
+        counts.sort_indices()
+        return counts
 
     @staticmethod
     def _idf(counts: sp.csr_matrix) -> np.ndarray:
