@@ -163,6 +163,19 @@ def analyze(
     release_memory()
     coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1, copy=False)
     release_memory()
+    # corpus counts for the summary now, while few result tables are held (their temporaries, e.g. the exploded
+    # topics, then do not add to the peak memory); ``coded`` does not change after this point
+    counts = {
+        "n_conversations": int(coded[CONVERSATION].nunique()),
+        "n_utterances": int(len(coded)),
+        "n_speakers": int(coded.groupby(CONVERSATION)[SPEAKER].nunique().sum()),
+        "disclosure_rate": float(coded["disclosure"].mean()),
+        "mean_depth": float(coded["depth"].mean()),
+        "layers": {LAYER_NAMES[k]: int(v) for k, v in coded["layer"].value_counts().sort_index().items()},
+        "topics": {str(k): int(v) for k, v in coded["topics"].explode().dropna().value_counts().items()},
+        "stages": {str(k): int(v) for k, v in coded["stage"].value_counts(sort=False).items()},
+    }
+    release_memory()
     alerts = advise(coded)
     release_memory()
     # profiles first (while few result tables are held: lower peak memory); order does not change results
@@ -171,6 +184,7 @@ def analyze(
     speaker_profiles = speaker_profile(coded)
     release_memory()
     pairs = turn_pairs(coded)
+    release_memory()
     reciprocity_by_conversation, reciprocity_by_speaker, reciprocity_summary = reciprocity_tests(
         coded, pairs, n_permutations=n_permutations, seed=seed
     )
@@ -182,17 +196,17 @@ def analyze(
     summary = {
         "source": source,
         "codes": codes_from,
-        "n_conversations": int(coded[CONVERSATION].nunique()),
-        "n_utterances": int(len(coded)),
-        "n_speakers": int(coded.groupby(CONVERSATION)[SPEAKER].nunique().sum()),
+        "n_conversations": counts["n_conversations"],
+        "n_utterances": counts["n_utterances"],
+        "n_speakers": counts["n_speakers"],
         "n_exchanges": int(len(pairs)),
         "skipped_rows": skipped,
-        "disclosure_rate": float(coded["disclosure"].mean()),
-        "mean_depth": float(coded["depth"].mean()),
-        "layers": {LAYER_NAMES[k]: int(v) for k, v in coded["layer"].value_counts().sort_index().items()},
-        "topics": {str(k): int(v) for k, v in coded["topics"].explode().dropna().value_counts().items()},
+        "disclosure_rate": counts["disclosure_rate"],
+        "mean_depth": counts["mean_depth"],
+        "layers": counts["layers"],
+        "topics": counts["topics"],
         "reciprocity": reciprocity_summary,
-        "stages": {str(k): int(v) for k, v in coded["stage"].value_counts(sort=False).items()},
+        "stages": counts["stages"],
         "alerts": {str(k): int(v) for k, v in alerts["kind"].value_counts().items()},
         **statistics.pop("summary"),
     }
@@ -214,12 +228,15 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     del design
     release_memory()
     layer = lag_sequential(coded, pairs, "layer")
+    release_memory()
     disclosure = lag_sequential(coded, pairs, "disclosure")
+    # codes as int64 before concatenating (bools of disclosure -> 0/1, vectorised): the concatenation then stays
+    # numeric instead of going through object columns (lower peak memory; same table)
+    for table in (layer.corpus, disclosure.corpus, layer.by_dyad, disclosure.by_dyad):
+        for column in ("from", "to"):
+            table[column] = table[column].to_numpy().astype("int64")
     transitions = pd.concat([layer.corpus, disclosure.corpus], ignore_index=True)
     dyad_transitions = pd.concat([layer.by_dyad, disclosure.by_dyad], ignore_index=True)
-    for table in (transitions, dyad_transitions):
-        for column in ("from", "to"):
-            table[column] = table[column].to_numpy().astype("int64")  # bools (disclosure) -> 0/1, vectorised
     yules_q = disclosure.yules_q
     del layer, disclosure                                      # their per-dyad tables now live in dyad_transitions
     release_memory()

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reciprocity.measure.pairs import positional
 from reciprocity.measure.reciprocity import pair_statistics
 from reciprocity.schema import CONVERSATION, SPEAKER
 
@@ -47,14 +48,38 @@ ACTOR = "actor"
 PARTNER = "partner"
 
 
+def _speakers_per_row(coded: pd.DataFrame) -> np.ndarray:
+    """Distinct speakers of each row's conversation (``groupby(conversation)[speaker].transform("nunique")``,
+    from integer codes: a fraction of the memory); 0 for rows without a conversation, missing speakers not counted."""
+    conversation = pd.factorize(coded[CONVERSATION])[0]
+    speaker = pd.factorize(coded[SPEAKER])[0]
+    n_conversations = int(conversation.max()) + 1 if len(conversation) else 0
+    if n_conversations == 0:
+        return np.zeros(len(conversation), dtype=np.int64)
+    width = int(speaker.max()) + 2 if len(speaker) else 1           # speaker -1 (missing) -> digit 0
+    key = conversation * width
+    key += speaker
+    key += 1
+    del speaker
+    key = np.unique(key)
+    key = key[(key >= 0) & (key % width != 0)]                     # known conversation and speaker
+    counts = np.bincount(key // width, minlength=n_conversations)
+    del key
+    out = counts[conversation]
+    if conversation.min() < 0:
+        out[conversation < 0] = 0
+    return out
+
+
 def pairwise_reciprocity(coded: pd.DataFrame, pairs: pd.DataFrame, *, min_speakers: int = 3) -> pd.DataFrame:
     """Reciprocity per ordered speaker pair (``speaker`` answered by ``responder``) in group conversations."""
-    coded = coded.reset_index(drop=True)
+    coded = positional(coded)
     columns = [CONVERSATION, SPEAKER, "responder", "n_exchanges", "lagged_matching", "matching_index",
                "conditional_reciprocity", "mean_reply_depth"]
-    n_speakers = coded.groupby(CONVERSATION)[SPEAKER].transform("nunique").to_numpy()
+    n_speakers = _speakers_per_row(coded)
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
     keep = n_speakers[nxt] >= min_speakers
+    del n_speakers
     prev, nxt = prev[keep], nxt[keep]
     if not len(nxt):
         return pd.DataFrame(columns=columns)
@@ -225,10 +250,11 @@ def round_robin_scores(coded: pd.DataFrame, pairs: pd.DataFrame, value: str = "d
 
     Only conversations with at least ``min_speakers`` speakers; the conversation is the group.
     """
-    coded = coded.reset_index(drop=True)
-    n_speakers = coded.groupby(CONVERSATION)[SPEAKER].transform("nunique").to_numpy()
+    coded = positional(coded)
+    n_speakers = _speakers_per_row(coded)
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
     keep = n_speakers[nxt] >= min_speakers
+    del n_speakers
     frame = pd.DataFrame({
         GROUP: coded[CONVERSATION].to_numpy()[nxt[keep]],
         ACTOR: coded[SPEAKER].to_numpy()[nxt[keep]],

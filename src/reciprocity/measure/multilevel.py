@@ -43,13 +43,13 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from reciprocity.measure.pairs import sorted_codes
+from reciprocity.measure.pairs import positional, sorted_codes
 from reciprocity.schema import CONVERSATION, SPEAKER
 
 
 def lag_design(coded: pd.DataFrame, pairs: pd.DataFrame, value: str = "depth") -> pd.DataFrame:
     """The model frame: response, own/partner lags (raw and person-mean-centred), ids (vectorised)."""
-    coded = coded.reset_index(drop=True)
+    coded = positional(coded)
     depth = coded[value].to_numpy(float)
     # (conversation, speaker) group of every row, and the previous row of the same group (row order)
     conversation_code = pd.factorize(coded[CONVERSATION])[0].astype(np.int64)
@@ -203,12 +203,14 @@ class REMLFit:
 
 def group_crossproducts(exog: np.ndarray, endog: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Per-group cross-products [X y]'[X y] as an (n_groups, p+1, p+1) array (one bincount per cell)."""
-    u = np.column_stack([exog, endog]).astype(float)
-    k = u.shape[1]
+    exog = np.asarray(exog)
+    # the columns of [X y] one at a time (no stacked (n, p+1) copy: lower peak memory, same values)
+    u = [np.asarray(exog[:, j], dtype=float) for j in range(exog.shape[1])] + [np.asarray(endog, dtype=float)]
+    k = len(u)
     out = np.empty((n_groups, k, k))
     for a in range(k):
         for b in range(a, k):
-            out[:, a, b] = out[:, b, a] = np.bincount(groups, weights=u[:, a] * u[:, b], minlength=n_groups)
+            out[:, a, b] = out[:, b, a] = np.bincount(groups, weights=u[a] * u[b], minlength=n_groups)
     return out
 
 
@@ -375,17 +377,16 @@ def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = 
     groups, labels = pd.factorize(design[CONVERSATION])
     n_groups = len(labels)
 
-    def _fit(endog, exog, groups, exog_re):
+    def _fit(endog, exog, groups, z_index):
         if engine == "statsmodels":
-            return _fit_statsmodels(endog, exog, groups, exog_re)
-        z_index = [0, 2] if exog_re.shape[1] == 2 else [0]
+            return _fit_statsmodels(endog, exog, groups, exog[:, z_index])
         return _fit_exact(endog, exog, groups, z_index, n_groups)
 
     reason = None
     result = None
     if random_slope:
         try:
-            result, messages = _fit(endog, exog, groups, exog[:, [0, 2]])
+            result, messages = _fit(endog, exog, groups, [0, 2])
             cov = np.asarray(result.cov_re)
             slope_var = cov[1, 1]
             corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) if cov[0, 0] > 0 and cov[1, 1] > 0 else np.nan
@@ -409,7 +410,7 @@ def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = 
         reason = "random slope not requested"
     if result is None:
         try:
-            result, messages = _fit(endog, exog, groups, exog[:, [0]])
+            result, messages = _fit(endog, exog, groups, [0])
         except (np.linalg.LinAlgError, ValueError) as error:
             return _empty(f"{reason}; random-intercept model failed: {error}", n_obs, n_dyads)
     slope_kept = np.asarray(result.cov_re).shape[0] == 2

@@ -36,6 +36,17 @@ def turn_pairs(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.reset_index(drop=True)`` without the copy when the index already is 0..n-1 (the usual case).
+
+    ``reset_index`` copies every column (pandas without copy-on-write); the measures only read the frame by
+    position, so an already positional frame is returned as is (read-only use: callers must not modify it)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
 def sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` (sorted uniques, code of every value), computed by hashing
     (``pd.factorize``) and sorting only the distinct values: for a million string ids ~15x faster than

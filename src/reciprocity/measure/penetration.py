@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reciprocity.measure.pairs import positional
 from reciprocity.schema import CONVERSATION, SPEAKER
 
 ROLLING_WINDOW = 3
@@ -24,7 +25,7 @@ def _topic_rows(coded: pd.DataFrame) -> pd.DataFrame:
 
 def trajectories(coded: pd.DataFrame) -> pd.DataFrame:
     """Per-utterance cumulative depth and breadth, for the dyad and for the speaker."""
-    coded = coded.reset_index(drop=True)
+    coded = positional(coded)
     by_conversation = coded.groupby(CONVERSATION, sort=False)
     by_speaker = coded.groupby([CONVERSATION, SPEAKER], sort=False)
     out = pd.DataFrame(index=coded.index)
@@ -90,7 +91,7 @@ def speaker_profile(coded: pd.DataFrame) -> pd.DataFrame:
 
 def conversation_profile(coded: pd.DataFrame) -> pd.DataFrame:
     """Per conversation: size, disclosure rate, depth, breadth, balance and timing of depth."""
-    coded = coded.reset_index(drop=True)
+    coded = positional(coded)
     grouped = coded.groupby(CONVERSATION, sort=False)
     position = grouped.cumcount() / (grouped["turn"].transform("size") - 1).clip(lower=1)
     profile = grouped.agg(

@@ -159,24 +159,27 @@ def pseudo_dyads(conversation_code: np.ndarray, speakers: np.ndarray, n_conversa
     order = np.argsort(key, kind="stable")
     counts = np.bincount(key, minlength=2 * n_conversations)
     starts = np.cumsum(counts) - counts
-    index_in_role = np.empty(n, dtype=np.int64)
+    index_in_role = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     index_in_role[order] = np.arange(n) - starts[key[order]]
+    del key, order, first_speaker
     b_count = np.bincount(conversation_code[role_b], minlength=n_conversations)
     b_start = np.cumsum(b_count) - b_count
     b_rows = np.flatnonzero(role_b)[np.argsort(conversation_code[role_b], kind="stable")]
     two = np.flatnonzero((n_speakers == 2) & (b_count > 0))
     k = int(min(pool, max(len(two) - 1, 0)))
-    candidates = np.full((n_conversations, max(k, 0)), -1, dtype=np.int64)
+    index = np.int32 if n_conversations < 2**31 - 1 else np.int64      # conversation codes (n_conversations x K)
+    candidates = np.full((n_conversations, max(k, 0)), -1, dtype=index)
     eligible = np.zeros(n_conversations, dtype=bool)
     if k >= 1:
         length = np.bincount(conversation_code, minlength=n_conversations)[two]
-        ranked = two[np.lexsort((rng.random(len(two)), length))]
+        ranked = two[np.lexsort((rng.random(len(two)), length))].astype(index)
         m = len(ranked)
-        q = np.arange(m)
-        lo = np.clip(q - k // 2, 0, m - 1 - k)
-        offsets = lo[:, None] + np.arange(k)[None, :]
-        offsets = offsets + (offsets >= q[:, None])       # skip the dyad itself
+        q = np.arange(m, dtype=index)
+        lo = np.clip(q - k // 2, 0, m - 1 - k).astype(index)
+        offsets = lo[:, None] + np.arange(k, dtype=index)[None, :]
+        offsets += offsets >= q[:, None]                  # skip the dyad itself
         candidates[ranked] = ranked[offsets]
+        del offsets
         eligible[ranked] = True
     conversation = np.asarray(conversation_code)
     return PseudoDyads(eligible, candidates, role_b, index_in_role, conversation, b_rows, b_start, b_count)
@@ -233,7 +236,7 @@ def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boo
 
 
 def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic: str, rng: np.random.Generator,
-                    n_boot: int = 1000, chunk_elements: int = 2_000_000) -> list[tuple[float, float]]:
+                    n_boot: int = 1000, chunk_elements: int = 1_000_000) -> list[tuple[float, float]]:
     """Percentile CIs (95%) of several statistics over the same dyads, from one set of resamples.
 
     ``items`` are (values, minus or None) arrays without NaN, all of the same length n; each CI is
@@ -345,7 +348,7 @@ class _NullEngine:
         self.speaker_start = np.flatnonzero(new_speaker)                      # layout speakers
         self.speaker_size = np.diff(np.r_[self.speaker_start, n])
         self.speaker_id = speaker_sorted[self.speaker_start]                  # speaker code per layout speaker
-        self.row_speaker = np.cumsum(new_speaker) - 1                         # layout speaker per layout row
+        self.row_speaker = (np.cumsum(new_speaker) - 1).astype(self.index)    # layout speaker per layout row
         self.speaker_rank = np.empty(n_speakers, dtype=np.int64)
         self.speaker_rank[self.speaker_id] = np.arange(len(self.speaker_id))
         del speaker_sorted, new_speaker
@@ -358,11 +361,12 @@ class _NullEngine:
         responder = speaker_code[nxt]
         pair_conversation = conversation_code[nxt]
         pair_order = np.lexsort((nxt, responder, pair_conversation))
-        self.lp = position[prev[pair_order]]
-        self.ln = position[nxt[pair_order]]
+        self.lp = position[prev[pair_order]].astype(self.index)
+        self.ln = position[nxt[pair_order]].astype(self.index)
         del position
         responder = responder[pair_order]
         pair_conversation = pair_conversation[pair_order]
+        del pair_order
         self.conversation_pair_start = np.searchsorted(pair_conversation, np.arange(n_conversations + 1))
         new_segment = np.r_[True, responder[1:] != responder[:-1]] if len(responder) else np.zeros(0, bool)
         self.segment_start = np.flatnonzero(new_segment)
@@ -764,7 +768,9 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     same way plus ``share_dyads_p_below_05``.
 
     Null draws are generated and reduced conversation chunk by conversation chunk, each chunk
-    holding about ``batch_elements`` (rows x draws) values: memory stays bounded, per-dyad p-values
+    holding about ``batch_elements`` (rows x draws) values (a quarter of that for the pseudo-dyad statistics, which
+    carry twice the features per pair; their candidates are enumerated, so that chunking changes no result):
+    memory stays bounded, per-dyad p-values
     and null means are tallied as the draws come, and only the corpus-level draw statistics (sums of
     Fisher z and of Rec per draw) are kept. Pair features are summed per responder with one sparse
     indicator product per chunk. The shuffle uses ``Generator.permuted`` on blocks of equal-size
@@ -793,7 +799,9 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
 
     observed = pair_statistics(depth, disclosed, prev, nxt, by_conversation, n_conv)
     observed_spk = pair_statistics(depth, disclosed, prev, nxt, by_responder, n_spk)
+    del by_conversation, by_responder
     engine = _NullEngine(depth, disclosed, prev, nxt, speaker_code, n_spk, conversation_code, n_conv)
+    del depth, disclosed, prev, nxt                                # the engine keeps its own (narrower) copies
     rank = engine.speaker_rank                                     # speaker code -> layout speaker
     observed_spk_layout = np.empty(n_spk)
     observed_spk_layout[rank] = observed_spk.conditional
@@ -828,9 +836,12 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)     # kept for the corpus-level draws only
     pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
     tally_r["pseudo"], tally_rec["pseudo"] = _Tally(observed.r_lag), _Tally(observed.conditional)
+    # pseudo-dyad statistics take the general path (8 features per pair and draw): smaller chunks bound its memory
+    # like the permutation path's; the candidates are enumerated, so the chunking does not change any result
+    pseudo_elements = max(1, batch_elements // 4)
     for start in range(0, pseudo.k, draw_batch):
         ks = range(start, min(pseudo.k, start + draw_batch))
-        for c0, c1 in engine.chunks(len(ks), batch_elements):
+        for c0, c1 in engine.chunks(len(ks), pseudo_elements):
             eligible = pseudo.eligible[c0:c1]
             if not eligible.any():
                 continue
@@ -881,7 +892,8 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             # corpus null draws: each draw pairs every dyad with one of its K partners at random
             draws = _CorpusDraws(n_permutations if pseudo.k else 0)
             columns = np.arange(n_conv)
-            step = max(1, batch_elements // max(n_conv, 1))
+            # a quarter of the element budget per step: small temporaries (the draws do not depend on the step)
+            step = max(1, batch_elements // 4 // max(n_conv, 1))
             for start in range(0, n_permutations if pseudo.k else 0, step):
                 stop = min(n_permutations, start + step)
                 pick = rng.integers(0, pseudo.k, size=(stop - start, n_conv))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reciprocity.measure.pairs import sorted_codes
+from reciprocity.measure.pairs import positional, sorted_codes
 from reciprocity.schema import CONVERSATION
 
 #: Known category sets for the shared codes (others: the sorted observed values).
@@ -136,7 +136,7 @@ def lag_sequential(coded: pd.DataFrame, pairs: pd.DataFrame, code: str = "layer"
     ``pairs`` is :func:`reciprocity.measure.turn_pairs` output (row positions ``prev``/``next``
     into ``coded``). Yule's Q uses the binary ``disclosure`` code (whatever ``code`` is).
     """
-    coded = coded.reset_index(drop=True)
+    coded = positional(coded)
     categories = _categories(coded[code], code)
     lookup = pd.Index(categories)
     codes = lookup.get_indexer(coded[code].to_numpy())

@@ -95,17 +95,24 @@ def rolling_sum(values: np.ndarray, starts: np.ndarray, window: int, offset: int
     """Sum and count of ``values`` over rows ``(t−offset−window, t−offset]`` within the group (truncated)."""
     n = len(values)
     cs = np.r_[0.0, np.cumsum(values, dtype=float)]
-    i = np.arange(n)
-    hi = i - offset + 1
-    lo = np.maximum(i - offset - window + 1, starts)
-    hi = np.maximum(hi, lo)
-    return cs[hi] - cs[lo], (hi - lo).astype(float)
+    hi = np.arange(1 - offset, n + 1 - offset)             # i - offset + 1 (in place below: fewer temporaries)
+    lo = hi - window                                      # i - offset - window + 1
+    np.maximum(lo, starts, out=lo)
+    np.maximum(hi, lo, out=hi)
+    total = cs[hi]
+    total -= cs[lo]
+    del cs
+    hi -= lo
+    return total, hi.astype(float)
 
 
 def rolling_mean(values: np.ndarray, starts: np.ndarray, window: int, offset: int = 0) -> np.ndarray:
     total, count = rolling_sum(values, starts, window, offset)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    empty = count <= 0
+    np.maximum(count, 1, out=count)
+    total /= count
+    total[empty] = np.nan
+    return total
 
 
 def lagged(values: np.ndarray, starts: np.ndarray, lag: int, fill: float = np.nan) -> np.ndarray:
@@ -153,13 +160,24 @@ def ordering(coded: pd.DataFrame, by_speaker: bool) -> tuple[np.ndarray, np.ndar
 
 def topic_positions(topics: pd.Series, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rank, topic code) of every (utterance, topic) pair, ranks in the given order, duplicates removed."""
-    exploded = topics.reset_index(drop=True).explode().dropna()
-    if exploded.empty:
+    # explode by position, then drop missing values (as ``reset_index(drop=True).explode().dropna()``, without the
+    # intermediate Series copies)
+    exploded = pd.Series(topics.to_numpy(), copy=False).explode()
+    values, rows = exploded.to_numpy(), exploded.index.to_numpy()
+    del exploded
+    keep = pd.notna(values)
+    values, rows = values[keep], rows[keep]
+    del keep
+    if not len(values):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    position = rank[exploded.index.to_numpy()]
-    topic = pd.factorize(exploded.astype(str).to_numpy())[0].astype(np.int64)
+    position = rank[rows]
+    del rank, rows
+    # codes of str(topic) in order of first appearance (as factorizing ``values.astype(str)``), via the few uniques
+    topic, uniques = pd.factorize(values)
+    del values
+    topic = pd.factorize(np.asarray([str(u) for u in uniques], dtype=object))[0][topic].astype(np.int64, copy=False)
     n_topics = int(topic.max()) + 1
     key = np.sort(position * n_topics + topic)       # sorted by (position, topic) ...
     key = key[np.r_[True, key[1:] != key[:-1]]]       # ... duplicates removed (np.unique, without its hashing)
@@ -176,17 +194,24 @@ def breadth_series(codes: np.ndarray, positions: np.ndarray, topics: np.ndarray,
     group = codes[positions]
     sort = np.lexsort((positions, topics, group))
     pos, top, grp = positions[sort], topics[sort], group[sort]
+    del group, sort                             # temporaries freed early throughout: lower peak memory
     first = np.r_[True, (top[1:] != top[:-1]) | (grp[1:] != grp[:-1])]
+    del top, grp
     cumulative = np.bincount(pos[first], minlength=n)
     starts = group_starts(codes)
     cumulative = np.cumsum(cumulative)
     cumulative = cumulative - np.r_[0, cumulative][starts]  # restart per group
+    del starts
     # Each occurrence keeps its topic "in the window" until window rows later or until its next occurrence.
-    ends = group_ends(codes)[pos]
+    stop = pos + (window - 1)
     following = np.r_[pos[1:] - 1, n]
-    following = np.where(np.r_[~first[1:], False], following, n)
-    stop = np.minimum.reduce([pos + window - 1, following, ends])
+    following[:-1][first[1:]] = n               # the last occurrence of each (group, topic) runs to the window's end
+    del first
+    np.minimum(stop, following, out=stop)
+    del following
+    np.minimum(stop, group_ends(codes)[pos], out=stop)
     diff = np.bincount(pos, minlength=n + 1) - np.bincount(stop + 1, minlength=n + 1)
+    del stop
     windowed = np.cumsum(diff[:n])
     return cumulative.astype(np.int64), windowed.astype(np.int64)
 
@@ -198,21 +223,32 @@ def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[st
     """Stage, rolling depth, breadth and depenetration for one level, returned in the table's row order."""
     window = rules.speaker_window if by_speaker else rules.window
     order, codes = ordering(coded, by_speaker)
+    # breadth first, while few row arrays are held (lower peak memory)
+    positions, topics = topic_positions(coded["topics"], order)
+    cum_breadth, window_breadth = breadth_series(codes, positions, topics, window)
+    del positions, topics
     starts = group_starts(codes)
     depth = coded["depth"].to_numpy(float)[order]
     rolling = rolling_mean(depth, starts, window)
-    positions, topics = topic_positions(coded["topics"], order)
-    cum_breadth, window_breadth = breadth_series(codes, positions, topics, window)
 
     # Stage.
     k = rules.stable_min_turns
-    lags = np.stack([lagged(rolling, starts, j) for j in range(k)])
-    full = ~np.isnan(lags).any(axis=0)
+    # min / max of the last k rolling means, one lag at a time (no (k, n) stack): where all k are defined they
+    # equal the NaN-ignoring min / max of the stack; elsewhere ``full`` is False and the row is not stable
+    low = rolling.copy()
+    high = rolling.copy()
+    for j in range(1, k):
+        lag = lagged(rolling, starts, j)
+        np.minimum(low, lag, out=low)          # NaN propagates: NaN where any lag is undefined
+        np.maximum(high, lag, out=high)
+        del lag
+    full = ~np.isnan(low)
     with np.errstate(invalid="ignore"):
-        stable = full & (np.nanmin(lags, axis=0) >= rules.stable_depth) & (
-            np.nanmax(lags, axis=0) - np.nanmin(lags, axis=0) <= rules.stable_max_change)
+        stable = full & (low >= rules.stable_depth) & (high - low <= rules.stable_max_change)
+    del low, high
     stage = np.where(stable, 3, np.where(rolling >= rules.affective_depth, 2, np.where(
-        (rolling >= rules.exploratory_depth) | (cum_breadth >= rules.exploratory_breadth), 1, 0)))
+        (rolling >= rules.exploratory_depth) | (cum_breadth >= rules.exploratory_breadth), 1, 0))).astype(np.int8)
+    del stable, full
 
     # Depenetration: two consecutive full windows.
     index = np.arange(len(codes))
@@ -236,11 +272,15 @@ def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[st
         "depenetration": flagged,
         "depenetration_kind": np.where(flagged, kind, 0).astype(np.int8),
     }
+    del stage, rolling, previous, cum_breadth, window_breadth, breadth_before, flagged, kind
+    del depth, two_windows, depth_decline, breadth_decline, decline, length, index
     out = {}
-    for name, array in values.items():
+    for name in list(values):
+        array = values.pop(name)               # freed as soon as it is restored to row order
         restored = np.empty_like(array)
         restored[order] = array
         out[name] = restored
+        del array
     out["_order"], out["_codes"] = order, codes
     return out
 
@@ -262,19 +302,24 @@ def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFram
       ``""``) for the dyad; ``speaker_depenetration`` (bool) for the speaker's own series.
     """
     dyad = _series(coded, False, rules)
-    speaker = _series(coded, True, rules)
-    return pd.DataFrame({
+    columns = {
         "stage": _stage_labels(dyad["stage"]),
         "stage_rolling_depth": dyad["rolling_depth"],
         "stage_breadth": dyad["cum_breadth"],
         "window_breadth": dyad["window_breadth"],
         "depenetration": dyad["depenetration"].astype(bool),
         "depenetration_kind": KIND_NAMES[dyad["depenetration_kind"]],
+    }
+    del dyad                                   # its other series are not needed (lower peak memory)
+    speaker = _series(coded, True, rules)
+    columns.update({
         "speaker_stage": _stage_labels(speaker["stage"]),
         "speaker_stage_rolling_depth": speaker["rolling_depth"],
         "speaker_stage_breadth": speaker["cum_breadth"],
         "speaker_depenetration": speaker["depenetration"].astype(bool),
-    }, index=coded.index)
+    })
+    del speaker
+    return pd.DataFrame(columns, index=coded.index)
 
 
 EVENT_COLUMNS = ["conversation_id", "level", "speaker", "start_turn", "end_turn", "n_turns", "kind",
