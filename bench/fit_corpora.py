@@ -28,7 +28,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
     parser.add_argument("--max-conversations", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-evals", type=int, default=200)
+    parser.add_argument("--max-evals", type=int, default=120, help="evaluations per local search")
+    parser.add_argument("--starts", type=int, default=3, help="local searches per fit")
+    parser.add_argument("--weighting", choices=("optimal", "diagonal"), default="optimal")
+    parser.add_argument("--parameters", default=None,
+                        help="comma-separated parameters to fit (default: FIT_PARAMETERS, pace held at 0.6)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "fit_corpora.json")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -40,9 +44,10 @@ def main() -> None:
         print(f"skipped: detector not importable ({error})")
         return
     import reciprocity.datasets as datasets
-    from reciprocity.model import fit
+    from reciprocity.model import FIT_PARAMETERS, fit
 
-    report = {"data": str(args.data), "max_conversations": args.max_conversations, "seed": args.seed, "corpora": {}}
+    report = {"data": str(args.data), "max_conversations": args.max_conversations, "seed": args.seed,
+              "weighting": args.weighting, "parameters": args.parameters or ",".join(FIT_PARAMETERS), "corpora": {}}
     for name, loader in CORPORA.items():
         started = time.perf_counter()
         try:
@@ -62,7 +67,9 @@ def main() -> None:
         coded = table.drop(columns=[c for c in codes.columns if c in table.columns])
         coded = coded.join(codes.set_index(coded.index))
         coding_seconds = time.perf_counter() - started
-        result = fit(coded, seed=args.seed, n_starts=1, max_evals=args.max_evals)
+        names = tuple(n.strip() for n in args.parameters.split(",")) if args.parameters else FIT_PARAMETERS
+        result = fit(coded, parameters=names, seed=args.seed, n_starts=args.starts, max_evals=args.max_evals,
+                     weighting=args.weighting)
         lengths = coded.groupby("conversation_id").size()
         entry = {
             "n_conversations": result.n_conversations,

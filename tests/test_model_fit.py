@@ -119,3 +119,61 @@ def test_cli_errors_are_one_line_with_exit_code_1(app: typer.Typer, tmp_path: Pa
     result = runner.invoke(app, ["simulate", str(bad)])
     assert result.exit_code == 1 and "pace" in result.output
     assert runner.invoke(app, ["simulate", "--help"]).exit_code == 0
+
+
+def test_disclosed_depth_and_profile_moments_match_a_direct_computation():
+    table = prepare_codes(simulate(Params(), 60, 27, seed=3))
+    stats = summary_statistics(table)
+    t = table.copy()
+    t["index"] = t.groupby("conversation_id").cumcount()
+    t["position"] = t["index"] / (t.groupby("conversation_id")["index"].transform("max"))
+    disclosed = t[t["disclosure"]]
+    assert stats["disclosed_depth"] == pytest.approx(disclosed["depth"].mean())
+    resid = disclosed["depth"] - disclosed.groupby("conversation_id")["depth"].transform("mean")
+    dof = len(disclosed) - disclosed["conversation_id"].nunique()
+    assert stats["disclosed_depth_sd"] == pytest.approx(np.sqrt((resid**2).sum() / dof))
+    assert stats["core_share"] == pytest.approx((disclosed["layer"] == 3).mean())
+    squares = []
+    for _, own in t.groupby(["conversation_id", "speaker"]):
+        d = own["depth"].to_numpy()
+        both = (d[1:] > 0) & (d[:-1] > 0)
+        squares += list((d[1:] - d[:-1])[both] ** 2)
+    assert stats["own_depth_msd"] == pytest.approx(np.mean(squares))
+    windows = {"opening": t["index"] < 4, "late": t["position"] >= 2 / 3,
+               "4_11": t["index"].between(4, 11), "12_19": t["index"].between(12, 19)}
+    for name, mask in windows.items():
+        rate, depth = (f"{name}_rate", f"{name}_depth") if name in ("opening", "late") else (f"rate_{name}", f"depth_{name}")
+        assert stats[rate] == pytest.approx(t.loc[mask, "disclosure"].mean())
+        assert stats[depth] == pytest.approx(t.loc[mask & t["disclosure"], "depth"].mean())
+    # reciprocation balance: the speaker's earlier disclosures returned (next utterance discloses) minus not returned
+    conversation, disclosure = t["conversation_id"].to_numpy(), t["disclosure"].to_numpy(bool)
+    has_next = np.r_[conversation[1:] == conversation[:-1], False]
+    next_disclosed = np.r_[disclosure[1:], False] & has_next
+    t["outcome"] = np.where(disclosure & has_next, np.where(next_disclosed, 1.0, -1.0), 0.0)
+    t["balance"] = t.groupby(["conversation_id", "speaker"])["outcome"].transform(lambda s: s.cumsum() - s)
+    d = t[t["disclosure"]]
+    assert stats["balance_slope"] == pytest.approx(np.polyfit(d["balance"], d["depth"], 1)[0])
+    x = d["balance"] - d.groupby("conversation_id")["balance"].transform("mean")
+    y = d["depth"] - d.groupby("conversation_id")["depth"].transform("mean")
+    assert stats["balance_slope_within"] == pytest.approx((x * y).sum() / (x * x).sum())
+
+
+def test_fit_options_are_validated_and_weightings_agree_on_clear_parameters():
+    table = simulate(Params(reciprocity=0.6), 150, 20, seed=5)
+    with pytest.raises(ValueError, match="weighting"):
+        fit(table, parameters=("reciprocity",), weighting="bogus")
+    results = [fit(table, parameters=("reciprocity",), min_sim=300, n_screen=6, n_starts=1, max_evals=20,
+                   n_boot=80, seed=1, weighting=w) for w in ("optimal", "diagonal")]
+    for result in results:
+        assert abs(result.estimates["reciprocity"] - 0.6) < 0.15
+        low, high = result.ci95["reciprocity"]
+        assert low <= result.estimates["reciprocity"] <= high
+
+
+def test_non_disclosing_utterances_count_as_depth_zero():
+    table = simulate(Params(), 20, 16, seed=9)
+    graded = table.copy()
+    graded.loc[~graded["disclosure"], "depth"] = 0.8          # a detector's graded depth on a non-disclosure
+    graded.loc[~graded["disclosure"], "layer"] = 1
+    np.testing.assert_allclose(moments(flat_from_table(prepare_codes(graded))),
+                               moments(flat_from_table(prepare_codes(table))))

@@ -186,3 +186,93 @@ def test_betrayal_erodes_trust_and_intimacy():
     assert betrayed.misuse.sum() > control.misuse.sum() * 10
     assert cohens_d(control.final_trust.mean(axis=1), betrayed.final_trust.mean(axis=1)) > 0.8
     assert cohens_d(control.final_intimacy, betrayed.final_intimacy) > 0.5
+
+
+# --- engines: compiled kernel (numba, optional) vs the NumPy reference ------------------------------
+
+from reciprocity.model.simulate import available_engines  # noqa: E402
+from reciprocity.model.moments import MOMENT_NAMES, bootstrap_moments, flat_from_sim, moments  # noqa: E402
+
+needs_numba = pytest.mark.skipif("numba" not in available_engines(), reason="numba (extra 'sim') not installed")
+
+
+def test_engine_argument_is_validated():
+    with pytest.raises(ValueError, match="engine"):
+        simulate_arrays(Params(), 5, 5, 0, engine="cuda")
+    assert "numpy" in available_engines()
+
+
+@needs_numba
+@pytest.mark.parametrize("params", [
+    Params(),
+    Params.preset(channel="online", relationship="close", culture="open"),
+    Params(premature_rate=0.3, partner_withdraw_turn=15, misuse_rate=0.2),
+    Params.preset(context="hierarchical", relationship="casual"),
+    Params(group_size=3),
+], ids=["baseline", "online-close-open", "premature-withdraw-misuse", "hierarchical-casual", "group-of-3"])
+def test_numba_kernel_gives_the_numpy_distributions(params: Params):
+    from scipy import stats
+
+    n, turns = 6000, 40
+    ref = simulate_arrays(params, n, turns, 11, engine="numpy")
+    fast = simulate_arrays(params, n, turns, 12, engine="numba")
+    for a, b in ((ref.depth[-1], fast.depth[-1]), (ref.final_trust[:, 0], fast.final_trust[:, 0]),
+                 (ref.final_intimacy, fast.final_intimacy), (ref.trust[turns // 2], fast.trust[turns // 2])):
+        assert stats.ks_2samp(a, b).pvalue > 1e-3
+    gap = np.abs(ref.layer.mean(axis=1) - fast.layer.mean(axis=1))
+    se = np.sqrt(2 * ref.layer.var(axis=1) / n)
+    assert np.all(gap < 4.5 * se + 1e-9)
+    topic_ref = np.bincount(ref.topic[ref.topic >= 0], minlength=13) / (ref.topic >= 0).sum()
+    topic_fast = np.bincount(fast.topic[fast.topic >= 0], minlength=13) / (fast.topic >= 0).sum()
+    assert np.abs(topic_ref - topic_fast).max() < 0.01
+    assert abs(ref.misuse.mean() - fast.misuse.mean()) < 4 * np.sqrt(2 * ref.misuse.mean() / (n * turns)) + 1e-4
+    # every moment within 4.5 standard errors of the difference (SE from a conversation bootstrap)
+    flat_ref = flat_from_sim(ref)
+    se_diff = np.sqrt(2) * bootstrap_moments(flat_ref, n_boot=200, seed=0).std(axis=0)
+    for name, x, y, se_ in zip(MOMENT_NAMES, moments(flat_ref), moments(flat_from_sim(fast)), se_diff):
+        assert abs(x - y) <= 4.5 * se_ + 1e-9, (name, x, y, se_)
+
+
+@needs_numba
+def test_numba_kernel_is_seeded_thread_independent_and_uses_common_random_numbers():
+    import numba
+
+    a = simulate_arrays(Params(), 3000, 30, 3, engine="numba")
+    b = simulate_arrays(Params(), 3000, 30, 3, engine="numba")
+    np.testing.assert_array_equal(a.depth, b.depth)
+    np.testing.assert_array_equal(a.topic, b.topic)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        single = simulate_arrays(Params(), 3000, 30, 3, engine="numba")
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(a.depth, single.depth)
+    assert not np.array_equal(a.depth, simulate_arrays(Params(), 3000, 30, 4, engine="numba").depth)
+    # common random numbers: a small parameter change leaves the first turn's draws (hence most choices) alone
+    nudged = simulate_arrays(Params(disclosure_bias=-0.19), 3000, 30, 3, engine="numba")
+    assert np.mean((a.depth[0] > 0) == (nudged.depth[0] > 0)) > 0.99
+
+
+@needs_numba
+def test_kernel_math_is_float32_accurate():
+    from numba import njit
+
+    from reciprocity.model import _kernel
+
+    @njit
+    def evaluate(x, u):
+        out = np.empty((3, x.size), np.float32)
+        for i in range(x.size):
+            out[0, i] = _kernel.fast_exp(x[i])
+            out[1, i] = _kernel.fast_log(u[i])
+            out[2, i] = _kernel.fast_cos_turns(u[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-80, 80, 20000).astype(np.float32)
+    u = rng.uniform(1e-7, 1, 20000).astype(np.float32)
+    out = evaluate(x, u)
+    assert np.max(np.abs(out[0] / np.exp(x.astype(float)) - 1)) < 1e-6
+    assert np.max(np.abs(out[1] - np.log(u.astype(float)))) < 2e-6
+    assert np.max(np.abs(out[2] - np.cos(2 * np.pi * u.astype(float)))) < 2e-6

@@ -88,11 +88,13 @@ def fit_command(
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, jsonl, parquet or convokit (default: from the path).")] = None,
     detect: Annotated[bool, typer.Option("--detect", help="Code the texts with the bundled detector instead of using the table's disclosure/depth columns.")] = False,
     base: Annotated[Optional[str], typer.Option("--base", help="Scenario holding the parameters that are not fitted (default: baseline Params).")] = None,
-    parameters: Annotated[Optional[str], typer.Option("--parameters", help="Comma-separated parameters to fit (default: all identifiable ones).")] = None,
+    parameters: Annotated[Optional[str], typer.Option("--parameters", help="Comma-separated parameters to fit (default: disclosure_bias, reciprocity, depth_noise, intimacy0; pace is weakly identified and only fitted on request).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for the simulations (common random numbers) and the bootstrap.")] = 0,
-    sim_ratio: Annotated[int, typer.Option("--sim-ratio", help="Simulated conversations per observed conversation.")] = 5,
-    min_sim: Annotated[int, typer.Option("--min-sim", help="Simulate at least this many conversations per evaluation.")] = 1000,
-    max_evals: Annotated[int, typer.Option("--max-evals", help="Nelder–Mead evaluations per start.")] = 250,
+    sim_ratio: Annotated[int, typer.Option("--sim-ratio", help="Simulated conversations per observed conversation.")] = 10,
+    min_sim: Annotated[int, typer.Option("--min-sim", help="Simulate at least this many conversations per evaluation.")] = 3000,
+    max_evals: Annotated[int, typer.Option("--max-evals", help="Evaluations per local least-squares search.")] = 120,
+    starts: Annotated[int, typer.Option("--starts", help="Local searches, from the best Latin-hypercube screen points.")] = 3,
+    weighting: Annotated[str, typer.Option("--weighting", help="Moment weighting: optimal (inverse bootstrap covariance) or diagonal.")] = "optimal",
 ) -> None:
     """Fit the simulator's identifiable parameters to coded conversations (simulated method of moments)."""
     from reciprocity.corpus import read
@@ -112,9 +114,10 @@ def fit_command(
         base_params = find_scenario(base).params if base else None
         with _progress() as progress:
             task = progress.add_task("fitting (simulated method of moments)", total=None)
-            if sim_ratio < 1 or min_sim < 1 or max_evals < 1:
-                raise ValueError("--sim-ratio, --min-sim and --max-evals must be positive")
+            if sim_ratio < 1 or min_sim < 1 or max_evals < 1 or starts < 1:
+                raise ValueError("--sim-ratio, --min-sim, --max-evals and --starts must be positive")
             result = fit(table, base_params, names, seed=seed, sim_ratio=sim_ratio, min_sim=min_sim, max_evals=max_evals,
+                         n_starts=starts, weighting=weighting,
                          progress=lambda done, total: progress.update(task, completed=done, total=total))
         paths = result.save(out)
     except (InputError, FileNotFoundError, ValueError, ImportError, OSError) as error:

@@ -13,7 +13,12 @@ Per turn, for the speaker s (trust T_s, openness o_s) in a conversation with int
     depth  = clip(mu + sigma * eps, 0.5, 3) if disclosing, else 0;  overshoot -> U(2.5, 3)
 
 then the listener(s) react and the state updates (discomfort, returned / unreturned disclosure, intimacy,
-misuse, depenetration) — see :func:`_react`.
+misuse, depenetration) — see :func:`react`.
+
+Two engines run these rules (``simulate_arrays(..., engine=...)``): this module's NumPy loop over turns (the
+reference, always available) and, when Numba is installed (extra ``sim``), the compiled kernel of
+:mod:`reciprocity.model._kernel` (parallel over blocks of dyads, a branch-free SIMD inner loop, counter-based
+random numbers) — the default then. They give the same distributions (tested), not the same random streams.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ def _topic_lookup() -> np.ndarray:
 
 
 TOPIC_LUT = _topic_lookup()
+#: Flat (3 x 13) cumulative topic probabilities by layer: the compiled kernel draws topics by inverse CDF.
+TOPIC_CDF = np.cumsum(LAYER_TOPIC_WEIGHTS / LAYER_TOPIC_WEIGHTS.sum(axis=1, keepdims=True), axis=1).astype(np.float32).reshape(-1)
 SAFETY_LOGIT = 1.0     # logit shift per unit of safety above 0.5
 POWER_LOGIT = 1.0      # logit shift against the powerful agent per unit of asymmetry
 EPS = 1e-6
@@ -238,18 +245,50 @@ def layer_of(depth: np.ndarray) -> np.ndarray:
     return np.where(depth > 0, np.clip(np.floor(depth + 0.5), 1, 3), 0).astype(np.int8)
 
 
+def available_engines() -> tuple[str, ...]:
+    """Simulation engines usable here: ``"numba"`` (compiled kernel, optional extra ``sim``) and ``"numpy"``."""
+    return ("numba", "numpy") if _numba_kernel() is not None else ("numpy",)
+
+
+def _numba_kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from reciprocity.model import _kernel
+        except ImportError:       # numba not installed: the NumPy engine is used
+            _KERNEL = False
+        else:
+            _KERNEL = _kernel
+    return _KERNEL or None
+
+
+_KERNEL = None
+
+
 def simulate_arrays(params_or_scenario: "Params | Scenario | str | Path | dict | None", n_dyads: int,
-                    n_turns: int, seed: "int | np.random.Generator | None" = 0) -> SimArrays:
+                    n_turns: int, seed: "int | np.random.Generator | None" = 0, *,
+                    engine: str = "auto") -> SimArrays:
     """Simulate ``n_dyads`` conversations of ``n_turns`` turns; arrays only (the fast core).
 
-    Every random number is drawn with a fixed shape per turn whatever the parameters, so two calls with
-    the same seed use common random numbers (as simulated method of moments needs).
+    ``engine``: ``"numba"`` (compiled kernel, parallel over dyads; needs the optional ``sim`` extra),
+    ``"numpy"`` (vectorised over dyads, the reference implementation) or ``"auto"`` (numba when importable).
+    The two engines follow the same rules and give the same distributions but different random streams.
+    Either way two calls with the same seed use common random numbers across parameter values (as simulated
+    method of moments needs): the NumPy engine draws every random number with a fixed shape per turn, the
+    kernel addresses each draw by (dyad, turn, slot).
     """
     p = resolve_params(params_or_scenario)
     if n_dyads < 1 or n_turns < 1:
         raise ValueError("n_dyads and n_turns must be positive")
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    kernel = _numba_kernel() if engine != "numpy" else None
+    if engine == "numba" and kernel is None:
+        raise ImportError("engine='numba' needs numba: pip install 'reciprocity[sim]'")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     e = effective(p)
+    if kernel is not None:
+        return _simulate_kernel(kernel, p, e, n_dyads, n_turns, rng)
     n, k = n_dyads, p.group_size
     state = initial_state(p, n, rng)
     depth_out = np.empty((n_turns, n), np.float32)
@@ -285,6 +324,38 @@ def simulate_arrays(params_or_scenario: "Params | Scenario | str | Path | dict |
         topic_out[t] = topic
     return SimArrays(p, depth_out, topic_out, trust_out, intimacy_out, misuse_out,
                      state.trust.T.copy(), state.intimacy.copy(), state.opened.copy())
+
+
+def _simulate_kernel(kernel, p: Params, e: Effective, n: int, n_turns: int, rng: np.random.Generator) -> SimArrays:
+    """The same simulation through the compiled kernel (:mod:`reciprocity.model._kernel`)."""
+    k = p.group_size
+    key = np.uint64(rng.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True))
+    f = np.float32
+    depth_out = np.empty((n_turns, n), np.float32)
+    topic_out = np.empty((n_turns, n), np.int8)
+    trust_out = np.empty((n_turns, n), np.float32)
+    intimacy_out = np.empty((n_turns, n), np.float32)
+    misuse_out = np.empty((n_turns, n), bool)
+    final_trust = np.empty((n, k), np.float32)
+    final_intimacy = np.empty(n, np.float32)
+    opened = np.empty(n, np.int16)
+    if k == 2:
+        kernel.run_dyads(key, n_turns, e.bias.astype(f), e.rho.astype(f), e.overshoot.astype(f),
+                         kernel.dyad_parameters(p, e), f(p.trust0), f(p.intimacy0), f(p.openness_sd),
+                         f(p.comfort_mean), f(p.comfort_sd), f(p.premature_rate), p.premature_turns,
+                         p.partner_withdraw_turn, TOPIC_CDF, depth_out, topic_out, trust_out, intimacy_out,
+                         misuse_out, final_trust, final_intimacy, opened)
+        return SimArrays(p, depth_out, topic_out, trust_out, intimacy_out, misuse_out, final_trust,
+                         final_intimacy, opened)
+    kernel.run_general(key, n_turns, k, e.bias.astype(f), e.rho.astype(f), e.overshoot.astype(f), f(e.pace),
+               f(e.depth_shift), f(e.comfort_scale), f(e.misuse), f(p.trust0), f(p.intimacy0), f(p.openness_sd),
+               f(p.comfort_mean), f(p.comfort_sd), f(p.trust_threshold), f(p.ceiling), f(p.depth_willingness),
+               f(p.depth_noise), f(p.premature_rate), p.premature_turns, p.partner_withdraw_turn,
+               f(p.topic_stickiness), f(p.discomfort_penalty), f(p.trust_gain), f(p.trust_loss),
+               f(p.intimacy_rate), f(p.depenetration_rate), f(p.betrayal_severity), TOPIC_LUT, _LUT_SIZE,
+               depth_out, topic_out, trust_out, intimacy_out, misuse_out, final_trust, final_intimacy, opened)
+    return SimArrays(p, depth_out, topic_out, trust_out, intimacy_out, misuse_out, final_trust, final_intimacy,
+                     opened)
 
 
 # ------------------------------------------------------------------------------------------------
