@@ -21,7 +21,7 @@ Reports (printed and written to bench/results/detector.json):
   for comparison;
 * ESConv supporter turns: depth vs the binary "Self-disclosure" strategy (Spearman, point-biserial, AUC);
 * throughput of the fast tier's ``predict`` on ~10k sentences (sentences per second, single process), and a
-  same-run speed comparison on one 2,000-sentence sample, repetitions interleaved, best repetition kept: fast tier
+  same-run speed comparison on one 10,000-sentence sample, repetitions interleaved, best repetition kept: fast tier
   (one process, and ``n_jobs=2`` worker processes — the plain encoder also uses both cores), format-1 rule, the TF-IDF+LR baseline, the accurate tier (int8 ONNX) and the plain all-MiniLM-L6-v2 fp32
   sentence-transformers encoder (torch, in ``training/.venv``, run as a subprocess; skipped when that venv is absent);
 * the accurate tier's CV figures, taken from bench/results/accurate.json (bench/encoder_speed.py) when it exists;
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> dict:
         str(k): round(float(v), 4) for k, v in out["layer"].value_counts(normalize=True).sort_index().items()
     }
     print("[6] same-run speed: fast tier, format-1 rule, TF-IDF+LR, accurate tier, plain MiniLM fp32")
-    result["speed_same_run"] = same_run_speed(det, base, omc, n=500 if args.quick else 2_000, reps=1 if args.quick else 2,
+    result["speed_same_run"] = same_run_speed(det, base, omc, n=500 if args.quick else 10_000, reps=1 if args.quick else 2,
                                               seed=args.seed)
     print("[7] accurate tier CV / depth and topics")
     result["accurate_tier"] = accurate_tier(ROOT / "bench" / "results" / "accurate.json")
