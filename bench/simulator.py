@@ -32,8 +32,6 @@ MESA_PYTHON = HERE / ".venv-mesa" / "bin" / "python"
 # Mesa implementation (pure Python per agent; runs in the Mesa venv)
 # ----------------------------------------------------------------------------------------------
 def mesa_worker(config: dict) -> dict:
-    import random
-
     import mesa
 
     p = config["params"]

@@ -269,7 +269,7 @@ class _REMLCriterion:
         parts = self.parts(psi)
         if not np.isfinite(parts["value"]):
             return np.inf, np.zeros_like(theta)
-        g, q, p = len(self.S), self.q, self.p
+        p = self.p
         P, beta, rvr = parts["P"], parts["beta"], parts["rvr"]
         R = np.transpose(P, (0, 2, 1)) @ self.T                              # P_i' T_i, (g, q, p+1)
         e = np.r_[-beta, 1.0]
@@ -287,7 +287,7 @@ def reml_fit(cross: np.ndarray, n_obs: int, z_index: list[int], *, start: np.nda
              tol: float = 1e-10, max_iter: int = 500) -> REMLFit:
     """Exact REML fit from per-group cross-products (see the comment block above)."""
     criterion = _REMLCriterion(cross, n_obs, z_index)
-    q, p = criterion.q, criterion.p
+    p = criterion.p
     diagonal = [i == j for i, j in zip(*criterion.tril)]
     bounds = [(0.0, None) if d else (None, None) for d in diagonal]
     starts = [start] if start is not None else [np.where(diagonal, 1.0, 0.0), np.where(diagonal, 0.1, 0.0)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
 
 from reciprocity.model.moments import MOMENT_NAMES, flat_from_sim, moments
