@@ -326,28 +326,17 @@ def test_parallel_predict_equals_serial(bundled):
     pd.testing.assert_frame_equal(small, bundled.predict(list(texts[:10])))
 
 
-def test_parallel_predict_of_a_refitted_detector_uses_its_own_weights(bundled):
-    """A loaded-then-changed detector is sent to the workers itself, not re-loaded from its old artefact."""
+def test_parallel_predict_uses_the_detector_in_memory_and_accepts_generators(bundled):
+    """Workers score with the detector as changed in memory, and a one-pass iterable is not lost."""
     import copy
 
-    from reciprocity.detect.data import load_depth_dev
-
     det = copy.deepcopy(bundled)
-    assert det.artefact_dir_ is not None
-    dev = load_depth_dev().iloc[:120]
-    det.fit_depth_topics(dev["text"], dev["layer"], dev["topics"])
-    assert det.artefact_dir_ is None
+    det.thresholds_ = {"info": 0.99, "emo": 0.99}  # nothing discloses any more
     texts = ["I was diagnosed with depression last year.", "I love hiking!", "The bus was late."] * 400
-    pd.testing.assert_frame_equal(det.predict(texts, n_jobs=2), det.predict(texts))
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(max_size=40), min_size=1, max_size=8))
-def test_vectorised_char_hashing_matches_sklearn_on_any_text(texts):
-    """Fuzzed: any Unicode (astral emoji, combining marks, odd whitespace) hashes to scikit-learn's buckets."""
-    from reciprocity.detect.features import Featurizer
-
-    feat = Featurizer()
-    direct = feat._char.transform(texts)
-    assert abs(feat._char_counts(pd.Series(texts, dtype=object)) - direct).max() == 0 if direct.nnz else \
-        feat._char_counts(pd.Series(texts, dtype=object)).nnz == 0
+    parallel = det.predict(texts, n_jobs=2)
+    pd.testing.assert_frame_equal(parallel, det.predict(texts))
+    assert not parallel["disclosure"].any()
+    few = det.predict((t for t in texts[:3]), n_jobs=2)  # generator, below the parallel threshold
+    assert len(few) == 3 and list(few.index) == [0, 1, 2]
+    many = bundled.predict((t for t in texts), n_jobs=2)  # generator, parallel
+    pd.testing.assert_frame_equal(many, bundled.predict(texts))

@@ -97,8 +97,6 @@ class DisclosureDetector(SentenceDetector):
         self.depth_intercepts_: np.ndarray | None = None  # (3,)
         self.topic_weights_: np.ndarray | None = None  # (len(TOPICS) + n_small, len(TOPICS))
         self.topic_intercepts_: np.ndarray | None = None  # (len(TOPICS),)
-        #: artefact folder this detector was loaded from, while unchanged (``fit*`` clears it)
-        self.artefact_dir_: Path | None = None
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -122,7 +120,6 @@ class DisclosureDetector(SentenceDetector):
         out-of-fold predictions (slightly optimistic; bench/detector.py gives the unbiased nested figures).
         """
         cfg = self.config
-        self.artefact_dir_ = None
         x_text, y, i_text, i_y = self._fit_inputs(texts, info_labels, emo_labels, intimacy_texts, intimacy_scores)
 
         self.featurizer = Featurizer(cfg.features)
@@ -204,7 +201,6 @@ class DisclosureDetector(SentenceDetector):
         ratio) ``P(d>=1)``, ``P(d>=2 | d>=1)``, ``P(d=3 | d>=2)``, each on the rows where it applies. Topics: one
         class-balanced L2 logistic per area on the disclosing rows (layer >= 1). Deterministic (lbfgs)."""
         self._check_fitted()
-        self.artefact_dir_ = None
         cfg = self.config
         s = normalise(as_series(texts)).reset_index(drop=True)
         y = np.asarray(list(layers), dtype=int)
@@ -246,21 +242,20 @@ class DisclosureDetector(SentenceDetector):
         """One row per input with ``CODE_COLUMNS``; a Series input keeps its index.
 
         ``n_jobs > 1`` (or -1: every core) splits a large batch into contiguous chunks scored in joblib's loky
-        worker processes (the scoring is pure-Python-heavy, so threads would not help); results are identical to
-        ``n_jobs=1``, in input order. Workers are reused across calls."""
+        worker processes (the scoring is pure-Python-heavy, so threads would not help); the detector is sent to
+        the workers as it is in memory, and the result is identical to ``n_jobs=1``, in input order."""
         if n_jobs == 1 or isinstance(texts, str):
             return super().predict(texts)
-        src = as_series(texts)
+        src = as_series(texts)  # consumes a one-pass iterable: use ``src`` from here on
         n_workers = min(effective_n_jobs(n_jobs), max(1, len(src) // max(1, self.min_parallel_inputs // 2)))
         if n_workers <= 1 or len(src) < self.min_parallel_inputs:
-            return super().predict(texts)
-        bounds = np.linspace(0, len(src), n_workers + 1).astype(int)
-        # a detector loaded unchanged from an artefact is re-loaded once per worker instead of pickled per call
-        source = getattr(self, "artefact_dir_", None)
-        task = (lambda chunk: delayed(_predict_loaded)(str(source), chunk)) if source is not None else \
-            (lambda chunk: delayed(SentenceDetector.predict)(self, chunk))
-        parts = Parallel(n_jobs=n_workers, backend="loky")(task(src.iloc[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
-        out = pd.concat(parts)
+            parts = [super().predict(src)]
+        else:
+            bounds = np.linspace(0, len(src), n_workers + 1).astype(int)
+            parts = Parallel(n_jobs=n_workers, backend="loky", max_nbytes=None)(
+                delayed(SentenceDetector.predict)(self, src.iloc[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+            )
+        out = pd.concat(parts) if len(parts) > 1 else parts[0]
         if not isinstance(texts, pd.Series):
             out.index = pd.RangeIndex(len(src))
         return out
@@ -374,18 +369,7 @@ class DisclosureDetector(SentenceDetector):
                 det.depth_intercepts_ = np.asarray(meta["depth_intercepts"], dtype=np.float64)
                 det.topic_intercepts_ = np.asarray(meta["topic_intercepts"], dtype=np.float64)
         det._restore_common(meta)
-        det.artefact_dir_ = d.resolve()
         return det
-
-
-_WORKER_DETECTORS: dict[str, DisclosureDetector] = {}
-
-
-def _predict_loaded(artefact_dir: str, texts: pd.Series) -> pd.DataFrame:
-    """Worker side of ``predict(n_jobs=k)``: the artefact is loaded once per worker process."""
-    if artefact_dir not in _WORKER_DETECTORS:
-        _WORKER_DETECTORS[artefact_dir] = DisclosureDetector.load(artefact_dir)
-    return SentenceDetector.predict(_WORKER_DETECTORS[artefact_dir], texts)
 
 
 def default_detector() -> DisclosureDetector:
