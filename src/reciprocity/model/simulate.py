@@ -33,6 +33,9 @@ import pandas as pd
 from reciprocity.model.params import Params, Scenario, resolve_params
 from reciprocity.schema import TOPICS
 
+# breadth is kept as an int16 bit mask of opened topics (both engines): at most 15 topics fit
+assert len(TOPICS) <= 15, "the int16 'opened' topic bit mask holds at most 15 topics"
+
 #: Relative weight of each Altman–Taylor topic at layers 1, 2, 3 (rows) — deeper layers favour
 #: emotions, love/sex, family and health; the surface favours biography, work and hobbies.
 LAYER_TOPIC_WEIGHTS = np.array([
