@@ -504,8 +504,6 @@ class _NullEngine:
         """
         if permutation:
             return self._permutation_statistics(source, c0, c1, speakers)
-        from scipy import sparse
-
         batch = source.shape[1]
         r0 = self.conversation_row_start[c0]
         q0, q1 = self.conversation_pair_start[c0], self.conversation_pair_start[c1]
@@ -532,33 +530,14 @@ class _NullEngine:
             features[:, 5], features[:, 7] = px, ny
             np.multiply(px, ny, out=features[:, 6])
             del px, ny
-            segments = np.r_[self.segment_start[g0:g1] - q0, n_pairs]
-            to_segment = sparse.csr_matrix((np.ones(n_pairs, dtype=self.dtype), np.arange(n_pairs), segments),
-                                           shape=(g1 - g0, n_pairs))
-            segment_sums = np.asarray(to_segment @ features.reshape(n_pairs, 8 * batch), dtype=float)
+            segment_sums = _segment_sums(self, features.reshape(n_pairs, 8 * batch), g0, g1, q0)
             del features
-            conversation = self.segment_conversation[g0:g1] - c0
-            first = np.flatnonzero(np.r_[True, conversation[1:] != conversation[:-1]])
-            to_conversation = sparse.csr_matrix((np.ones(g1 - g0), np.arange(g1 - g0), np.r_[first, g1 - g0]),
-                                                shape=(len(first), g1 - g0))
-            by_conversation[conversation[first]] = (to_conversation @ segment_sums).reshape(-1, 8, batch)
+            rows, summed = _conversation_sums(self, segment_sums, g0, g1, c0)
+            by_conversation[rows] = summed.reshape(-1, 8, batch)
             if speakers:
                 by_speaker[self.segment_rank[g0:g1] - k0] = segment_sums.reshape(-1, 8, batch)[:, 5:]
             del segment_sums
-        by_conversation = by_conversation.transpose(1, 2, 0)                      # (8, B, conversations)
-        sx, sy, sxx, syy, sxy = by_conversation[:5]
-        n = self.n_pairs_conversation[c0:c1][None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            numerator = n * sxy - sx * sy
-            denominator = np.sqrt((n * sxx - sx**2) * (n * syy - sy**2))
-            r_lag = np.clip(np.where((n >= 3) & (denominator > EPSILON), numerator / denominator, np.nan), -1, 1)
-        conditional = _conditional(by_conversation[5], by_conversation[6], by_conversation[7], n)
-        conditional_spk = None
-        if speakers:
-            by_speaker = by_speaker.transpose(1, 2, 0)                            # (3, B, speakers)
-            conditional_spk = _conditional(by_speaker[0], by_speaker[1], by_speaker[2],
-                                           self.n_pairs_speaker[k0:k1][None])
-        return r_lag, conditional, conditional_spk
+        return _finish_statistics(self, by_conversation, by_speaker, c0, c1, k0, k1, speakers)
 
 
 def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers: bool
@@ -612,16 +591,10 @@ def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers
             features[:, 1], features[:, 3] = px, ny
             np.multiply(px, ny, out=features[:, 2])
             del px, ny
-            segments = np.r_[self.segment_start[g0:g1] - q0, n_pairs]
-            to_segment = sparse.csr_matrix((np.ones(n_pairs, dtype=self.dtype), np.arange(n_pairs), segments),
-                                           shape=(g1 - g0, n_pairs))
-            segment_sums = np.asarray(to_segment @ features.reshape(n_pairs, 4 * batch), dtype=float)
+            segment_sums = _segment_sums(self, features.reshape(n_pairs, 4 * batch), g0, g1, q0)
             del features
-        conversation = self.segment_conversation[g0:g1] - c0
-        first = np.flatnonzero(np.r_[True, conversation[1:] != conversation[:-1]])
-        to_conversation = sparse.csr_matrix((np.ones(g1 - g0), np.arange(g1 - g0), np.r_[first, g1 - g0]),
-                                            shape=(len(first), g1 - g0))
-        sums[conversation[first], 4:] = (to_conversation @ segment_sums).reshape(-1, 4, batch)
+        rows, summed = _conversation_sums(self, segment_sums, g0, g1, c0)
+        sums[rows, 4:] = summed.reshape(-1, 4, batch)
         if speakers:
             by_speaker[self.segment_rank[g0:g1] - k0] = segment_sums.reshape(-1, 4, batch)[:, 1:]
         del segment_sums
@@ -643,6 +616,28 @@ def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers
             sums[:, b] += corrected[:, batch:]
         del stacked
     return _finish_statistics(self, sums, by_speaker, c0, c1, k0, k1, speakers)
+
+
+def _segment_sums(self, features: np.ndarray, g0: int, g1: int, q0: int) -> np.ndarray:
+    """Sum the (pairs, k) feature rows of segments ``g0..g1`` (contiguous pairs from ``q0``): one sparse product."""
+    from scipy import sparse
+
+    n_pairs = features.shape[0]
+    segments = np.r_[self.segment_start[g0:g1] - q0, n_pairs]
+    to_segment = sparse.csr_matrix((np.ones(n_pairs, dtype=self.dtype), np.arange(n_pairs), segments),
+                                   shape=(g1 - g0, n_pairs))
+    return np.asarray(to_segment @ features, dtype=float)
+
+
+def _conversation_sums(self, segment_sums: np.ndarray, g0: int, g1: int, c0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum segment rows by conversation; returns (conversation index within the chunk, sums)."""
+    from scipy import sparse
+
+    conversation = self.segment_conversation[g0:g1] - c0
+    first = np.flatnonzero(np.r_[True, conversation[1:] != conversation[:-1]])
+    to_conversation = sparse.csr_matrix((np.ones(g1 - g0), np.arange(g1 - g0), np.r_[first, g1 - g0]),
+                                        shape=(len(first), g1 - g0))
+    return conversation[first], to_conversation @ segment_sums
 
 
 def _finish_statistics(self, sums: np.ndarray, by_speaker: np.ndarray | None, c0: int, c1: int, k0: int, k1: int,
