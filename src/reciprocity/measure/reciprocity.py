@@ -236,12 +236,13 @@ def _bootstrap_ci(values: np.ndarray, statistic, rng: np.random.Generator, n_boo
 
 
 def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic: str, rng: np.random.Generator,
-                    n_boot: int = 1000, chunk_elements: int = 1_000_000) -> list[tuple[float, float]]:
+                    n_boot: int = 1000, chunk_elements: int = 1_000_000, kernel=None) -> list[tuple[float, float]]:
     """Percentile CIs (95%) of several statistics over the same dyads, from one set of resamples.
 
     ``items`` are (values, minus or None) arrays without NaN, all of the same length n; each CI is
     for statistic(values) (- statistic(minus)) over the rows of ``rng.integers(0, n, size=(n_boot, n))``
-    (drawn in chunks of rows, which yields the same stream), as :func:`_bootstrap_ci` for one item.
+    (drawn in chunks of rows, which yields the same stream), as :func:`_bootstrap_ci` for one item. With the compiled
+    ``kernel`` the means over each resample are summed directly (same resamples, same CIs up to rounding).
     """
     n = len(items[0][0]) if items else 0
     if n < 2:
@@ -256,17 +257,16 @@ def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic
     columns = [(transform(values), transform(minus) if minus is not None else None) for values, minus in items]
     estimates: list[list[np.ndarray]] = [[] for _ in items]
     rows = max(1, chunk_elements // n)
-    # every resample's mean of every column at once: (resample x dyad) counts times the (dyad x column) matrix
+    # one column per statistic (and one per subtracted null)
     stacked = np.column_stack([v for z, z_minus in columns for v in ((z,) if z_minus is None else (z, z_minus))])
+    stacked_rows = np.ascontiguousarray(stacked.T) if kernel is not None else None
     for start in range(0, n_boot, rows):
         draws = rng.integers(0, n, size=(min(rows, n_boot - start), n), dtype=np.int32)
-        flat = draws.astype(np.int64)
-        flat += (np.arange(len(draws), dtype=np.int64) * n)[:, None]
+        if kernel is not None:
+            means = kernel.resample_means(draws, stacked_rows)
+        else:
+            means = _resample_means(draws, stacked)
         del draws
-        counts = np.bincount(flat.reshape(-1), minlength=flat.size).reshape(flat.shape).astype(float)
-        del flat
-        means = (counts @ stacked) / n
-        del counts
         j = 0
         for out, (z, z_minus) in zip(estimates, columns):
             estimate = finish(means[:, j])
@@ -282,11 +282,22 @@ def _bootstrap_many(items: list[tuple[np.ndarray, np.ndarray | None]], statistic
     return result
 
 
+def _resample_means(draws: np.ndarray, stacked: np.ndarray) -> np.ndarray:
+    """Means of the columns of ``stacked`` over each row of dyad indices ``draws``: (resample x dyad) counts times
+    the (dyad x column) matrix."""
+    n = draws.shape[1]
+    flat = draws.astype(np.int64)
+    flat += (np.arange(len(draws), dtype=np.int64) * n)[:, None]
+    counts = np.bincount(flat.reshape(-1), minlength=flat.size).reshape(flat.shape).astype(float)
+    del flat
+    return (counts @ stacked) / n
+
+
 class _BootstrapPlan:
     """Bootstrap CI requests that share resamples: one set of dyad resamples per (statistic, dyads kept)."""
 
-    def __init__(self, rng: np.random.Generator, n_boot: int):
-        self.rng, self.n_boot = rng, n_boot
+    def __init__(self, rng: np.random.Generator, n_boot: int, kernel=None):
+        self.rng, self.n_boot, self.kernel = rng, n_boot, kernel
         self.groups: dict[tuple, list] = {}
         self.results: dict[tuple, list] = {}
 
@@ -304,7 +315,7 @@ class _BootstrapPlan:
 
     def run(self) -> None:
         for key, (_, items) in self.groups.items():
-            self.results[key] = _bootstrap_many(items, key[0], self.rng, self.n_boot)
+            self.results[key] = _bootstrap_many(items, key[0], self.rng, self.n_boot, kernel=self.kernel)
 
     def __getitem__(self, handle: tuple) -> tuple[float, float]:
         return self.results[handle[0]][handle[1]]
@@ -392,7 +403,7 @@ class _NullEngine:
         self.total_depth = np.bincount(row_conversation, weights=layout_depth, minlength=n_conversations)
         self.total_depth2 = np.bincount(row_conversation, weights=layout_depth ** 2, minlength=n_conversations)
         del layout_depth, row_conversation
-        self.packed = self._packing(exact, len(responder))
+        self.packed = self._packing(exact, len(self.lp))
         self.layout_code = self.packed["code"][self.order] if self.packed is not None else None
 
     def _packing(self, exact: bool, n_pairs: int) -> dict | None:
@@ -706,6 +717,15 @@ class _Tally:
         return np.where(np.isnan(self.observed) | (self.valid == 0), np.nan, p)
 
 
+    @classmethod
+    def from_counts(cls, observed: np.ndarray, counts: np.ndarray, total: np.ndarray) -> "_Tally":
+        """A tally from (3, k) counts (greater, ties, valid) and totals, as the compiled kernels return them."""
+        tally = cls(observed)
+        tally.greater, tally.ties, tally.valid = counts
+        tally.total = total
+        return tally
+
+
 class _Remapped:
     """A :class:`_Tally` kept in the engine's speaker layout, read back in speaker-code order."""
 
@@ -737,6 +757,13 @@ class _CorpusDraws:
         self.rec[draws] += np.where(valid, conditional, 0.0).sum(axis=1)
         self.rec_count[draws] += valid.sum(axis=1)
 
+    @classmethod
+    def from_sums(cls, sums: np.ndarray) -> "_CorpusDraws":
+        """From (4, n_draws) sums: Fisher z, its count, Rec, its count (as the compiled kernel returns them)."""
+        draws = cls(sums.shape[1])
+        draws.z, draws.z_count, draws.rec, draws.rec_count = sums
+        return draws
+
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(invalid="ignore", divide="ignore"):
             r = np.tanh(np.where(self.z_count > 0, self.z / np.maximum(self.z_count, 1), np.nan))
@@ -744,9 +771,82 @@ class _CorpusDraws:
         return r, rec
 
 
+_KERNEL = None
+
+
+def _compiled_kernel():
+    """The compiled null kernels (:mod:`reciprocity.measure._null_kernel`), or None without Numba."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from reciprocity.measure import _null_kernel
+        except ImportError:       # numba not installed: the NumPy engine is used
+            _KERNEL = False
+        else:
+            _KERNEL = _null_kernel
+    return _KERNEL or None
+
+
+def null_engines() -> tuple[str, ...]:
+    """Null engines usable here: ``"numba"`` (compiled kernels, optional extra ``numba``) and ``"numpy"``."""
+    return ("numba", "numpy") if _compiled_kernel() is not None else ("numpy",)
+
+
+def _compiled_permutation_nulls(kernel, engine: _NullEngine, key: int, circular: bool, n_permutations: int,
+                                observed: PairStatistics, observed_spk_layout: np.ndarray
+                                ) -> tuple[_Tally, _Tally, _Tally, _CorpusDraws]:
+    """Shuffle or circular-shift nulls through :func:`reciprocity.measure._null_kernel.permutation_nulls`."""
+    n_conv, n_spk = engine.n_conversations, len(engine.speaker_id)
+    counts_r, counts_rec = np.zeros((3, n_conv), np.int64), np.zeros((3, n_conv), np.int64)
+    counts_spk = np.zeros((3, n_spk), np.int64)
+    total_r, total_rec, total_spk = np.zeros(n_conv), np.zeros(n_conv), np.zeros(n_spk)
+    corpus = np.zeros((kernel.N_BLOCKS, 4, n_permutations))
+    packed = engine.packed
+    if packed is not None:
+        codes, table, level = engine.layout_code, packed["table"], packed["level"].astype(np.float64)
+        fields = np.array([packed["n_codes"], *packed["shifts"][1:], *packed["masks"]], dtype=np.int64)
+    else:
+        codes, table, level, fields = np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0), np.zeros(6, np.int64)
+    int64 = lambda values: np.ascontiguousarray(values, dtype=np.int64)  # noqa: E731
+    kernel.permutation_nulls(
+        np.uint64(key), circular, n_permutations, engine.depth[engine.order].astype(np.float64),
+        engine.disclosed[engine.order].astype(np.uint8), codes, table, level, fields,
+        np.column_stack([engine.total_depth, engine.total_depth2]), int64(engine.correction_row),
+        np.column_stack([engine.correction_prev, engine.correction_next]).astype(np.float64),
+        int64(engine.conversation_row_start), int64(engine.conversation_speaker_start), int64(engine.speaker_start),
+        int64(engine.speaker_size), int64(engine.conversation_correction_start),
+        int64(np.searchsorted(engine.segment_start, engine.conversation_pair_start)),
+        int64(np.r_[engine.segment_start, len(engine.lp)]), int64(engine.segment_rank), int64(engine.lp),
+        int64(engine.ln), engine.n_pairs_speaker, observed.r_lag, observed.conditional, observed_spk_layout,
+        counts_r, counts_rec, counts_spk, total_r, total_rec, total_spk, corpus)
+    return (_Tally.from_counts(observed.r_lag, counts_r, total_r),
+            _Tally.from_counts(observed.conditional, counts_rec, total_rec),
+            _Tally.from_counts(observed_spk_layout, counts_spk, total_spk),
+            _CorpusDraws.from_sums(corpus.sum(axis=0)))
+
+
+def _compiled_pseudo_nulls(kernel, engine: _NullEngine, pseudo: PseudoDyads, observed: PairStatistics
+                           ) -> tuple[_Tally, _Tally, np.ndarray, np.ndarray]:
+    """Pseudo-dyad nulls through :func:`reciprocity.measure._null_kernel.pseudo_nulls`."""
+    n_conv = engine.n_conversations
+    counts_r, counts_rec = np.zeros((3, n_conv), np.int64), np.zeros((3, n_conv), np.int64)
+    total_r, total_rec = np.zeros(n_conv), np.zeros(n_conv)
+    pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
+    pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
+    kernel.pseudo_nulls(
+        engine.depth.astype(np.float64), engine.disclosed.astype(np.uint8),
+        engine.order[engine.lp].astype(np.int64), engine.order[engine.ln].astype(np.int64),
+        engine.conversation_pair_start.astype(np.int64), pseudo.eligible, pseudo.candidates.astype(np.int64),
+        pseudo.role_b, pseudo.index_in_role.astype(np.int64), pseudo.b_rows.astype(np.int64),
+        pseudo.b_start.astype(np.int64), pseudo.b_count.astype(np.int64), observed.r_lag, observed.conditional,
+        counts_r, counts_rec, total_r, total_rec, pseudo_r, pseudo_rec)
+    return (_Tally.from_counts(observed.r_lag, counts_r, total_r),
+            _Tally.from_counts(observed.conditional, counts_rec, total_rec), pseudo_r, pseudo_rec)
+
+
 def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutations: int = 200,
-                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000, batch_elements: int = 1_000_000
-                      ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                      seed: int = 0, pseudo_pool: int = 99, n_boot: int = 1000, batch_elements: int = 1_000_000,
+                      engine: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Observed reciprocity against shuffle, circular-shift and pseudo-dyad nulls.
 
     Returns a per-conversation frame, a per-speaker (as responder) frame and a corpus summary.
@@ -762,20 +862,29 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     ``nulls`` = {shuffle, circular_shift, pseudo_dyad} each with both statistics summarised the
     same way plus ``share_dyads_p_below_05``.
 
-    Null draws are generated and reduced conversation chunk by conversation chunk, each chunk
+    ``engine``: ``"numba"`` (compiled kernels of :mod:`reciprocity.measure._null_kernel`, parallel over
+    conversations; needs the optional ``numba`` extra), ``"numpy"`` (the chunked reference engine below) or
+    ``"auto"`` (numba when importable). The engines draw the shuffle and circular-shift permutations from different
+    random streams (equal in distribution, tested); pseudo-dyads, corpus-level pseudo-dyad picks, bootstrap
+    resamples and tie-breaks come from their own seeded streams, so those agree between engines.
+
+    NumPy engine: null draws are generated and reduced conversation chunk by conversation chunk, each chunk
     holding about ``batch_elements`` (rows x draws) values (a quarter of that for the pseudo-dyad statistics, which
     carry twice the features per pair; their candidates are enumerated, so that chunking changes no result):
-    memory stays bounded, per-dyad p-values
-    and null means are tallied as the draws come, and only the corpus-level draw statistics (sums of
-    Fisher z and of Rec per draw) are kept. Pair features are summed per responder with one sparse
-    indicator product per chunk. The shuffle uses ``Generator.permuted`` on blocks of equal-size
-    speakers; draws are deterministic for a seed and ``batch_elements`` (they differ from releases
-    before the chunked engine). Bootstrap CIs that resample the same dyads share one set of
+    memory stays bounded, per-dyad p-values and null means are tallied as the draws come, and only the
+    corpus-level draw statistics (sums of Fisher z and of Rec per draw) are kept. Pair features are summed per
+    responder with one sparse indicator product per chunk. The shuffle uses ``Generator.permuted`` on blocks of
+    equal-size speakers; draws are deterministic for a seed and ``batch_elements``. The compiled engine tallies
+    each conversation's draws as it makes them (no rows x draws array at all); its draws are deterministic for a
+    seed whatever the number of threads. Bootstrap CIs that resample the same dyads share one set of
     resamples (so the shuffle and circular-shift nulls report the same ``ci95`` of the observed
     statistic; the ``difference_ci95`` of each null uses the same resamples).
     """
-    rng = np.random.default_rng(seed)
-    tie_rng = np.random.default_rng([seed, 1])  # independent stream: tie-breaks do not shift the nulls
+    # independent streams, so that each part's draws do not depend on how the others were drawn (or on the engine)
+    rng = np.random.default_rng(seed)                       # NumPy shuffle and circular-shift draws
+    tie_rng = np.random.default_rng([seed, 1])              # tie-breaks of the p-values
+    pseudo_rng = np.random.default_rng([seed, 3])           # pseudo-dyad length ties, corpus-level partner picks
+    bootstrap_rng = np.random.default_rng([seed, 4])        # bootstrap resamples of dyads
     conversations, conversation_code = sorted_codes(coded[CONVERSATION])
     # (conversation, speaker) groups numbered in order of first appearance (as groupby(sort=False).ngroup())
     speaker_in_table = pd.factorize(coded[SPEAKER])[0].astype(np.int64)
@@ -795,52 +904,66 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     observed = pair_statistics(depth, disclosed, prev, nxt, by_conversation, n_conv)
     observed_spk = pair_statistics(depth, disclosed, prev, nxt, by_responder, n_spk)
     del by_conversation, by_responder
-    engine = _NullEngine(depth, disclosed, prev, nxt, speaker_code, n_spk, conversation_code, n_conv)
-    del depth, disclosed, prev, nxt                                # the engine keeps its own (narrower) copies
-    rank = engine.speaker_rank                                     # speaker code -> layout speaker
+    if engine not in ("auto", "numba", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+    kernel = _compiled_kernel() if engine != "numpy" else None
+    if engine == "numba" and kernel is None:
+        raise ImportError("engine='numba' needs numba: pip install 'reciprocity[numba]'")
+    layout = _NullEngine(depth, disclosed, prev, nxt, speaker_code, n_spk, conversation_code, n_conv)
+    del depth, disclosed, prev, nxt                                # the layout keeps its own (narrower) copies
+    rank = layout.speaker_rank                                     # speaker code -> layout speaker
     observed_spk_layout = np.empty(n_spk)
     observed_spk_layout[rank] = observed_spk.conditional
 
     # draws per chunk: all of them unless the largest conversation alone would exceed the element budget
-    largest = int(np.diff(engine.conversation_row_start).max()) if n_conv else 1
+    largest = int(np.diff(layout.conversation_row_start).max()) if n_conv else 1
     draw_batch = int(max(1, min(max(n_permutations, pseudo_pool), batch_elements // max(largest, 1))))
 
     tally_r: dict[str, _Tally] = {}
     tally_rec: dict[str, _Tally] = {}
     tally_rec_spk: dict[str, _Tally] = {}
     corpus: dict[str, _CorpusDraws] = {}
-    for name in ("shuffle", "circular"):
-        draw = engine.shuffle if name == "shuffle" else engine.rotate
+    keys = np.random.default_rng([seed, 2]).integers(0, 2**63, size=2)    # compiled draws: own stream
+    for name in ("shuffle", "circular") if kernel is not None else ():
+        tally_r[name], tally_rec[name], tally_rec_spk[name], corpus[name] = _compiled_permutation_nulls(
+            kernel, layout, int(keys[int(name == "circular")]), name == "circular", n_permutations, observed,
+            observed_spk_layout)
+    for name in ("shuffle", "circular") if kernel is None else ():
+        draw = layout.shuffle if name == "shuffle" else layout.rotate
         tally_r[name], tally_rec[name] = _Tally(observed.r_lag), _Tally(observed.conditional)
         tally_rec_spk[name] = _Tally(observed_spk_layout)
         corpus[name] = _CorpusDraws(n_permutations)
         for start in range(0, n_permutations, draw_batch):
             stop = min(n_permutations, start + draw_batch)
-            for c0, c1 in engine.chunks(stop - start, batch_elements):
-                r_lag, conditional, conditional_spk = engine.statistics(draw(rng, c0, c1, stop - start), c0, c1,
+            for c0, c1 in layout.chunks(stop - start, batch_elements):
+                r_lag, conditional, conditional_spk = layout.statistics(draw(rng, c0, c1, stop - start), c0, c1,
                                                                         permutation=True)
-                k0, k1 = engine.conversation_speaker_start[c0], engine.conversation_speaker_start[c1]
+                k0, k1 = layout.conversation_speaker_start[c0], layout.conversation_speaker_start[c1]
                 tally_r[name].add(r_lag, slice(c0, c1))
                 tally_rec[name].add(conditional, slice(c0, c1))
                 tally_rec_spk[name].add(conditional_spk, slice(k0, k1))
                 corpus[name].add(slice(start, stop), r_lag, conditional)
                 del r_lag, conditional, conditional_spk
 
-    pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, rng, pseudo_pool,
+    pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, pseudo_rng, pseudo_pool,
                           speaker_code=speaker_code)
-    pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)     # kept for the corpus-level draws only
-    pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
-    tally_r["pseudo"], tally_rec["pseudo"] = _Tally(observed.r_lag), _Tally(observed.conditional)
+    if kernel is not None:
+        tally_r["pseudo"], tally_rec["pseudo"], pseudo_r, pseudo_rec = _compiled_pseudo_nulls(
+            kernel, layout, pseudo, observed)
+    else:
+        pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)   # kept for the corpus-level draws only
+        pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
+        tally_r["pseudo"], tally_rec["pseudo"] = _Tally(observed.r_lag), _Tally(observed.conditional)
     # pseudo-dyad statistics take the general path (8 features per pair and draw): smaller chunks bound its memory
     # like the permutation path's; the candidates are enumerated, so the chunking does not change any result
     pseudo_elements = max(1, batch_elements // 4)
-    for start in range(0, pseudo.k, draw_batch):
+    for start in range(0, pseudo.k if kernel is None else 0, draw_batch):
         ks = range(start, min(pseudo.k, start + draw_batch))
-        for c0, c1 in engine.chunks(len(ks), pseudo_elements):
+        for c0, c1 in layout.chunks(len(ks), pseudo_elements):
             eligible = pseudo.eligible[c0:c1]
             if not eligible.any():
                 continue
-            r_lag, conditional, _ = engine.statistics(engine.pseudo(pseudo, c0, c1, ks), c0, c1, speakers=False)
+            r_lag, conditional, _ = layout.statistics(layout.pseudo(pseudo, c0, c1, ks), c0, c1, speakers=False)
             r_lag = np.where(eligible, r_lag, np.nan)
             conditional = np.where(eligible, conditional, np.nan)
             tally_r["pseudo"].add(r_lag, slice(c0, c1))
@@ -881,7 +1004,7 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
 
     finite_rec = np.isfinite(observed.conditional)
     nulls = {}
-    bootstrap = _BootstrapPlan(rng, n_boot)
+    bootstrap = _BootstrapPlan(bootstrap_rng, n_boot, kernel)
     for name in NULLS:
         if name == "pseudo":
             # corpus null draws: each draw pairs every dyad with one of its K partners at random
@@ -891,7 +1014,7 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             step = max(1, batch_elements // 4 // max(n_conv, 1))
             for start in range(0, n_permutations if pseudo.k else 0, step):
                 stop = min(n_permutations, start + step)
-                pick = rng.integers(0, pseudo.k, size=(stop - start, n_conv))
+                pick = pseudo_rng.integers(0, pseudo.k, size=(stop - start, n_conv))
                 draws.add(slice(start, stop), pseudo_r[pick, columns].astype(float),
                           pseudo_rec[pick, columns].astype(float))
                 del pick

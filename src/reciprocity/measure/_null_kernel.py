@@ -1,0 +1,346 @@
+"""Compiled null-baseline kernels (Numba) for :func:`reciprocity.measure.reciprocity.reciprocity_tests`.
+
+Used when Numba is importable (``pip install "reciprocity[numba]"``, installed by ``make``); the chunked NumPy
+engine of :mod:`reciprocity.measure.reciprocity` is the reference implementation and the fallback, and
+``tests/test_measure_null_kernel.py`` checks that both give the same null distributions.
+
+* :func:`permutation_nulls` — shuffle (Fisher-Yates within each speaker) or circular shift (a uniform offset per
+  speaker) draws, conversation by conversation (``prange`` over fixed blocks of conversations). For each
+  conversation and draw it re-maps the speakers' rows, sums the pair features (x, y, x², y², xy, prev disclosed,
+  both disclosed, next disclosed; per conversation and per responder) and tallies the resulting r_lag and
+  conditional reciprocity against the observed values at once, so no (rows × draws) array is ever built.
+* :func:`pseudo_nulls` — every eligible dyad against each of its K pseudo-dyad partners (enumerated, no draws).
+* :func:`resample_means` — bootstrap means of several columns over given resamples of dyads.
+
+Random numbers are counter-based: the j-th draw of draw b of conversation c is
+``splitmix64(base(key, c, b) + j · φ)``, φ = 0x9E3779B97F4A7C15 (Steele et al. 2014), and a bounded integer in
+{0..m-1} is the high 32 bits of a draw times m, shifted right by 32 (Lemire 2019; bias below m / 2³²). Every draw has
+a fixed address, so results do not depend on the number of threads or on the blocking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_C1, _C2 = np.uint64(0xD1B54A32D192ED03), np.uint64(0xABA0E6D1C5F2B2A9)
+_EPSILON = 1e-9
+#: Conversations are processed in this many blocks (fixed, so sums over blocks do not depend on the threads).
+N_BLOCKS = 256
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _mix(z):
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _below(r, m):
+    """Integer in {0..m-1} from the high 32 bits of the 64-bit draw ``r``."""
+    return np.int64(((r >> _S32) * np.uint64(m)) >> _S32)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _tally(value, observed, index, counts, total):
+    """Count one null value of column ``index``: counts[0] greater, counts[1] ties (within EPSILON), counts[2] valid."""
+    if not np.isnan(value):
+        counts[2, index] += 1
+        total[index] += value
+        if value > observed + _EPSILON:
+            counts[0, index] += 1
+        if abs(value - observed) <= _EPSILON:
+            counts[1, index] += 1
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _tally_draws(values, observed, index, counts, total):
+    """:func:`_tally` for the null values of all draws of one column (branch-free)."""
+    greater = ties = valid = 0
+    summed = 0.0
+    for value in values:
+        defined = value == value
+        valid += defined
+        summed += value if defined else 0.0
+        greater += value > observed + _EPSILON
+        ties += abs(value - observed) <= _EPSILON
+    counts[0, index] += greater
+    counts[1, index] += ties
+    counts[2, index] += valid
+    total[index] += summed
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _r_lag(n, sx, sy, sxx, syy, sxy):
+    numerator = n * sxy - sx * sy
+    product = (n * sxx - sx * sx) * (n * syy - sy * sy)
+    if n < 3 or not product > 0.0:
+        return np.nan
+    denominator = np.sqrt(product)
+    if denominator <= _EPSILON:
+        return np.nan
+    return min(1.0, max(-1.0, numerator / denominator))
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _conditional(n_prev, n_both, n_next, n):
+    if n_prev > 0:
+        return n_both / n_prev - n_next / n
+    return np.nan
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _fisher_z(r):
+    """atanh(clip(r, -0.999, 0.999)) = ½ log((1 + r) / (1 - r))."""
+    r = min(0.999, max(-0.999, r))
+    return 0.5 * np.log((1.0 + r) / (1.0 - r))
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _draw(local, values, r0, k0, k1, speaker_start, speaker_size, base, circular):
+    """One draw for a conversation: ``local[i]`` = ``values`` of the row that row ``r0 + i`` takes (each speaker's rows
+    rotated by a uniform offset, or shuffled by Fisher-Yates with two 32-bit draws per 64-bit hash)."""
+    counter = np.uint64(0)
+    for k in range(k0, k1):
+        start = speaker_start[k] - r0
+        size = speaker_size[k]
+        if circular:
+            counter += _GOLDEN
+            offset = _below(_mix(base + counter), size)
+            for i in range(size):
+                j = i + offset
+                if j >= size:
+                    j -= size
+                local[start + i] = values[r0 + start + j]
+        else:
+            for i in range(size):
+                local[start + i] = values[r0 + start + i]
+            i = size - 1
+            while i > 0:
+                counter += _GOLDEN
+                r = _mix(base + counter)
+                j = np.int64(((r >> _S32) * np.uint64(i + 1)) >> _S32)
+                held = local[start + i]
+                local[start + i] = local[start + j]
+                local[start + j] = held
+                i -= 1
+                if i > 0:
+                    j = np.int64(((r & _LOW32) * np.uint64(i + 1)) >> _S32)
+                    held = local[start + i]
+                    local[start + i] = local[start + j]
+                    local[start + j] = held
+                    i -= 1
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def permutation_nulls(key, circular, n_draws, depth, disclosed, codes, table, level, fields, totals, corrections,
+                      correction_weights, row_start, speaker_start_of_conversation, speaker_start, speaker_size,
+                      correction_start_of_conversation, segment_start_of_conversation, segment_start,
+                      segment_speaker, lp, ln, n_pairs_speaker, observed_r, observed_rec, observed_rec_speaker,
+                      tally_r, tally_rec, tally_rec_speaker, total_r, total_rec, total_rec_speaker, corpus):
+    """Shuffle (``circular=False``) or circular-shift null draws of every conversation, tallied in place.
+
+    Layout arrays (rows by conversation then speaker; pairs by conversation then responder, the pairs of one
+    responder forming a segment): ``depth`` (float64) and ``disclosed`` (uint8) per layout row; ``row_start`` /
+    ``speaker_start_of_conversation`` / ``segment_start_of_conversation`` (n_conversations + 1) delimit each
+    conversation's rows, layout speakers and segments; ``speaker_start`` / ``speaker_size`` per layout speaker;
+    ``segment_start`` (n_segments + 1) delimits each segment's pairs and ``segment_speaker`` is its responder;
+    ``lp`` / ``ln`` are the layout rows of each pair's opener and answer.
+
+    Packed codes (``codes`` non-empty; see ``_NullEngine._packing``): the draws permute the one-byte row codes, each
+    pair adds ``table[code_prev * n_codes + code_next]`` (16·x·y and the three disclosure flags in the bit ``fields``
+    = (n_codes, shift 1, shift 2, shift 3, mask xy, mask flag)) to its segment's integer sum, and the linear sums
+    (x, y, x², y²) are the conversation ``totals`` (n_conversations, 2) plus ``correction_weights`` (w_prev - 1,
+    w_next - 1) times the drawn levels of the ``corrections`` rows. Otherwise every pair's features are summed.
+
+    Tallies (int64 rows greater, ties, valid) and totals are accumulated per conversation and per layout speaker;
+    ``corpus`` (N_BLOCKS, 4, n_draws) receives per block the sums over conversations of Fisher z of r_lag, its
+    count, conditional reciprocity and its count, per draw.
+    """
+    n_conversations = len(row_start) - 1
+    packed = len(codes) > 0
+    n_codes, s1, s2, s3, mask_xy, mask_flag = fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
+    identity = np.arange(len(depth) if not packed else 0).astype(np.int32)
+    longest = 1
+    for c in range(n_conversations):
+        longest = max(longest, row_start[c + 1] - row_start[c])
+    per_block = (n_conversations + N_BLOCKS - 1) // N_BLOCKS
+    most_segments = 1
+    for c in range(n_conversations):
+        most_segments = max(most_segments, segment_start_of_conversation[c + 1] - segment_start_of_conversation[c])
+    for block in prange(N_BLOCKS):
+        local_code = np.empty(longest, dtype=np.uint8)
+        local_row = np.empty(longest, dtype=np.int32)
+        r_draws = np.empty(n_draws)
+        rec_draws = np.empty(n_draws)
+        speaker_draws = np.empty((most_segments, n_draws))
+        c_first = min(block * per_block, n_conversations)
+        c_last = min(c_first + per_block, n_conversations)
+        for c in range(c_first, c_last):
+            r0 = row_start[c]
+            k0, k1 = speaker_start_of_conversation[c], speaker_start_of_conversation[c + 1]
+            g0, g1 = segment_start_of_conversation[c], segment_start_of_conversation[c + 1]
+            e0, e1 = correction_start_of_conversation[c], correction_start_of_conversation[c + 1]
+            n = np.float64(segment_start[g1] - segment_start[g0])
+            for b in range(n_draws):
+                base = _mix(key + np.uint64(c) * _C1 + np.uint64(b) * _C2)
+                sx = sy = sxx = syy = sxy = 0.0
+                n_prev = n_both = n_next = 0.0
+                if packed:
+                    _draw(local_code, codes, r0, k0, k1, speaker_start, speaker_size, base, circular)
+                else:
+                    _draw(local_row, identity, r0, k0, k1, speaker_start, speaker_size, base, circular)
+                for g in range(g0, g1):
+                    s_prev = s_both = s_next = 0.0
+                    if packed:
+                        acc = np.int64(0)
+                        for q in range(segment_start[g], segment_start[g + 1]):
+                            acc += table[np.int64(local_code[lp[q] - r0]) * n_codes + local_code[ln[q] - r0]]
+                        sxy += (acc & mask_xy) / 16.0
+                        s_prev = np.float64((acc >> s1) & mask_flag)
+                        s_both = np.float64((acc >> s2) & mask_flag)
+                        s_next = np.float64(acc >> s3)
+                    else:
+                        for q in range(segment_start[g], segment_start[g + 1]):
+                            a = local_row[lp[q] - r0]
+                            z = local_row[ln[q] - r0]
+                            x, y = depth[a], depth[z]
+                            dp, dn = np.float64(disclosed[a]), np.float64(disclosed[z])
+                            sx += x
+                            sy += y
+                            sxx += x * x
+                            syy += y * y
+                            sxy += x * y
+                            s_prev += dp
+                            s_both += dp * dn
+                            s_next += dn
+                    n_prev += s_prev
+                    n_both += s_both
+                    n_next += s_next
+                    speaker_draws[g - g0, b] = _conditional(s_prev, s_both, s_next, n_pairs_speaker[segment_speaker[g]])
+                if packed:
+                    sx = sy = totals[c, 0]
+                    sxx = syy = totals[c, 1]
+                    for e in range(e0, e1):
+                        v = level[local_code[corrections[e] - r0] >> 1]
+                        sx += correction_weights[e, 0] * v
+                        sxx += correction_weights[e, 0] * v * v
+                        sy += correction_weights[e, 1] * v
+                        syy += correction_weights[e, 1] * v * v
+                r_draws[b] = _r_lag(n, sx, sy, sxx, syy, sxy) if n > 0 else np.nan
+                rec_draws[b] = _conditional(n_prev, n_both, n_next, n) if n > 0 else np.nan
+            _tally_draws(r_draws, observed_r[c], c, tally_r, total_r)
+            _tally_draws(rec_draws, observed_rec[c], c, tally_rec, total_rec)
+            for g in range(g0, g1):
+                k = segment_speaker[g]
+                _tally_draws(speaker_draws[g - g0], observed_rec_speaker[k], k, tally_rec_speaker, total_rec_speaker)
+            for b in range(n_draws):
+                r = r_draws[b]
+                valid = r == r
+                corpus[block, 0, b] += _fisher_z(r) if valid else 0.0
+                corpus[block, 1, b] += 1.0 if valid else 0.0
+                rec = rec_draws[b]
+                valid = rec == rec
+                corpus[block, 2, b] += rec if valid else 0.0
+                corpus[block, 3, b] += 1.0 if valid else 0.0
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, role_b, index_in_role,
+                 b_rows, b_start, b_count, observed_r, observed_rec, tally_r, tally_rec, total_r, total_rec,
+                 pseudo_r, pseudo_rec):
+    """Every eligible dyad against each of its pseudo-dyad partners (as ``PseudoDyads.source``), tallied in place.
+
+    ``depth`` / ``disclosed`` in table row order; ``prev`` / ``nxt`` the table rows of each pair, pairs grouped by
+    conversation (``pair_start``); the candidate arrays as in ``PseudoDyads``. Writes r_lag and conditional
+    reciprocity of candidate k of conversation c to ``pseudo_r[k, c]`` / ``pseudo_rec[k, c]`` (NaN where not eligible).
+    The second speaker's codes in turn order (``b_depth`` / ``b_disclosed``, contiguous per conversation) are read
+    once per candidate into a buffer extended cyclically to the dyad's own number of second-speaker turns.
+    """
+    n_conversations = len(pair_start) - 1
+    n_candidates = candidates.shape[1]
+    b_depth = depth[b_rows]
+    b_disclosed = disclosed[b_rows]
+    longest = 1
+    for c in range(n_conversations):
+        longest = max(longest, b_count[c])
+    for c in prange(n_conversations):
+        if not eligible[c]:
+            continue
+        q0, q1 = pair_start[c], pair_start[c + 1]
+        n = np.float64(q1 - q0)
+        own = b_count[c]
+        # per pair: the opener's / answer's own code, or -1 - (its index among the second speaker's turns)
+        slot_prev = np.empty(q1 - q0, dtype=np.int64)
+        slot_next = np.empty(q1 - q0, dtype=np.int64)
+        for q in range(q0, q1):
+            a, z = prev[q], nxt[q]
+            slot_prev[q - q0] = -1 - index_in_role[a] if role_b[a] else a
+            slot_next[q - q0] = -1 - index_in_role[z] if role_b[z] else z
+        partner_depth = np.empty(max(own, 1))
+        partner_disclosed = np.empty(max(own, 1), dtype=np.uint8)
+        for k in range(n_candidates):
+            partner = candidates[c, k]
+            if partner >= 0:
+                j, start, count = 0, b_start[partner], b_count[partner]
+                for i in range(own):
+                    partner_depth[i] = b_depth[start + j]
+                    partner_disclosed[i] = b_disclosed[start + j]
+                    j += 1
+                    if j == count:
+                        j = 0
+            else:
+                for i in range(own):
+                    partner_depth[i] = b_depth[b_start[c] + i]
+                    partner_disclosed[i] = b_disclosed[b_start[c] + i]
+            sx = sy = sxx = syy = sxy = 0.0
+            n_prev = n_both = n_next = 0.0
+            for i in range(q1 - q0):
+                a, z = slot_prev[i], slot_next[i]
+                if a < 0:
+                    x, dp = partner_depth[-1 - a], np.float64(partner_disclosed[-1 - a])
+                else:
+                    x, dp = depth[a], np.float64(disclosed[a])
+                if z < 0:
+                    y, dn = partner_depth[-1 - z], np.float64(partner_disclosed[-1 - z])
+                else:
+                    y, dn = depth[z], np.float64(disclosed[z])
+                sx += x
+                sy += y
+                sxx += x * x
+                syy += y * y
+                sxy += x * y
+                n_prev += dp
+                n_both += dp * dn
+                n_next += dn
+            r = _r_lag(n, sx, sy, sxx, syy, sxy) if q1 > q0 else np.nan
+            rec = _conditional(n_prev, n_both, n_next, n) if q1 > q0 else np.nan
+            pseudo_r[k, c] = r
+            pseudo_rec[k, c] = rec
+            _tally(r, observed_r[c], c, tally_r, total_r)
+            _tally(rec, observed_rec[c], c, tally_rec, total_rec)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def resample_means(draws, columns):
+    """Means of the rows of ``columns`` (k, n) over each row of dyad indices ``draws`` (B, n): a (B, k) matrix, as
+    the counts of each dyad in the resample times the columns."""
+    n_resamples, n = draws.shape
+    k = columns.shape[0]
+    means = np.empty((n_resamples, k))
+    for b in prange(n_resamples):
+        counts = np.zeros(n)
+        for i in range(n):
+            counts[draws[b, i]] += 1.0
+        for j in range(k):
+            total = 0.0
+            for i in range(n):
+                total += counts[i] * columns[j, i]
+            means[b, j] = total / n
+    return means
