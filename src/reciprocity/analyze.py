@@ -219,7 +219,11 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     Returns the :class:`Analysis` table attributes plus ``summary`` (the summary.json entries).
     Shared by detector and human codes (it only reads the schema columns).
     """
-    # the model frame first, freed before the (large) per-dyad transition tables are built: lower peak memory
+    # group analyses first (small results, transient memory while little else is held), then the model frame,
+    # freed before the (large) per-dyad transition tables are built: lower peak memory
+    groups = pairwise_reciprocity(coded, pairs)
+    srm = social_relations(round_robin_scores(coded, pairs))
+    release_memory()
     design = lag_design(coded, pairs)
     release_memory()
     multilevel = lagged_multilevel(coded, pairs, design=design)
@@ -230,11 +234,18 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     layer = lag_sequential(coded, pairs, "layer")
     release_memory()
     disclosure = lag_sequential(coded, pairs, "disclosure")
-    # codes as int64 before concatenating (bools of disclosure -> 0/1, vectorised): the concatenation then stays
-    # numeric instead of going through object columns (lower peak memory; same table)
-    for table in (layer.corpus, disclosure.corpus, layer.by_dyad, disclosure.by_dyad):
+    # codes as integers before concatenating (bools of disclosure -> 0/1, vectorised): the concatenation then stays
+    # numeric instead of going through object columns. The per-dyad tables (20 rows per dyad) are narrowed to
+    # int8 codes, int32 counts and a categorical ``code``: same values, about 40% less memory.
+    code_type = pd.CategoricalDtype(["layer", "disclosure"])
+    for table, narrow in ((layer.corpus, False), (disclosure.corpus, False), (layer.by_dyad, True),
+                          (disclosure.by_dyad, True)):
         for column in ("from", "to"):
-            table[column] = table[column].to_numpy().astype("int64")
+            table[column] = table[column].to_numpy().astype(np.int8 if narrow else np.int64)
+        if narrow:
+            for column in ("count", "row_total", "col_total", "n"):
+                table[column] = table[column].to_numpy().astype(np.int32)
+            table["code"] = table["code"].astype(code_type)
     transitions = pd.concat([layer.corpus, disclosure.corpus], ignore_index=True)
     dyad_transitions = pd.concat([layer.by_dyad, disclosure.by_dyad], ignore_index=True)
     yules_q = disclosure.yules_q
@@ -242,8 +253,6 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     release_memory()
     dyads = (yules_q.merge(slopes, on=CONVERSATION, how="left")
              .merge(multilevel.dyad_effects, on=CONVERSATION, how="left"))
-    groups = pairwise_reciprocity(coded, pairs)
-    srm = social_relations(round_robin_scores(coded, pairs))
     diagonal = transitions.loc[(transitions["code"] == "layer") & (transitions["from"] == transitions["to"])]
     q = dyads["yules_q"].to_numpy(float)
     slope = dyads["partner_slope"].to_numpy(float)

@@ -48,16 +48,43 @@ def positional(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def sorted_codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_inverse=True)`` (sorted uniques, code of every value), computed by hashing
-    (``pd.factorize``) and sorting only the distinct values: for a million string ids ~15x faster than
-    ``np.unique``, which sorts every row's string."""
+    """``np.unique(values, return_inverse=True)`` (sorted uniques, code of every value), computed without sorting
+    every row's string: for values in contiguous blocks (a table grouped by conversation, as
+    :func:`reciprocity.corpus.validate` leaves it) from the block starts, otherwise by hashing (``pd.factorize``);
+    then only the distinct values are sorted. For a million string ids ~15x (hashing) to ~40x (blocks) faster than
+    ``np.unique``."""
     array = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     if array.dtype != object:
         uniques, inverse = np.unique(array, return_inverse=True)
         return uniques, inverse.reshape(-1)
-    codes, uniques = pd.factorize(array)
-    uniques = np.asarray(uniques, dtype=object)
+    blocks = _contiguous_blocks(array)
+    if blocks is not None:
+        uniques, codes = blocks
+    else:
+        codes, uniques = pd.factorize(array)
+        uniques = np.asarray(uniques, dtype=object)
     order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return uniques[order], rank[codes]
+
+
+def _contiguous_blocks(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct values in order of appearance, code of every row) when every value occupies one contiguous run of
+    rows and none is missing; else None."""
+    if len(array) < 2:
+        return None
+    change = np.empty(len(array), dtype=bool)
+    change[0] = True
+    try:
+        np.not_equal(array[1:], array[:-1], out=change[1:])
+    except TypeError:
+        return None
+    starts = np.flatnonzero(change)
+    firsts = array[starts]
+    index = pd.Index(firsts)
+    if not index.is_unique or index.hasnans:
+        return None
+    codes = np.cumsum(change, dtype=np.int64)
+    codes -= 1
+    return firsts, codes

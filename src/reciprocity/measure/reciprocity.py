@@ -807,18 +807,19 @@ def _compiled_permutation_nulls(kernel, engine: _NullEngine, key: int, circular:
         fields = np.array([packed["n_codes"], *packed["shifts"][1:], *packed["masks"]], dtype=np.int64)
     else:
         codes, table, level, fields = np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0), np.zeros(6, np.int64)
-    int64 = lambda values: np.ascontiguousarray(values, dtype=np.int64)  # noqa: E731
+    # the engine's own arrays as they are (any integer dtype; no int64 copies of the per-row and per-pair arrays)
+    depth = engine.depth[engine.order].astype(np.float64) if packed is None else np.zeros(0)
+    disclosed = engine.disclosed[engine.order].astype(np.uint8) if packed is None else np.zeros(0, np.uint8)
     kernel.permutation_nulls(
-        np.uint64(key), circular, n_permutations, engine.depth[engine.order].astype(np.float64),
-        engine.disclosed[engine.order].astype(np.uint8), codes, table, level, fields,
-        np.column_stack([engine.total_depth, engine.total_depth2]), int64(engine.correction_row),
+        np.uint64(key), circular, n_permutations, depth, disclosed, codes, table, level, fields,
+        np.column_stack([engine.total_depth, engine.total_depth2]), engine.correction_row,
         np.column_stack([engine.correction_prev, engine.correction_next]).astype(np.float64),
-        int64(engine.conversation_row_start), int64(engine.conversation_speaker_start), int64(engine.speaker_start),
-        int64(engine.speaker_size), int64(engine.conversation_correction_start),
-        int64(np.searchsorted(engine.segment_start, engine.conversation_pair_start)),
-        int64(np.r_[engine.segment_start, len(engine.lp)]), int64(engine.segment_rank), int64(engine.lp),
-        int64(engine.ln), engine.n_pairs_speaker, observed.r_lag, observed.conditional, observed_spk_layout,
+        engine.conversation_row_start, engine.conversation_speaker_start, engine.speaker_start, engine.speaker_size,
+        engine.conversation_correction_start, np.searchsorted(engine.segment_start, engine.conversation_pair_start),
+        np.r_[engine.segment_start, len(engine.lp)], engine.segment_rank, engine.lp, engine.ln,
+        engine.n_pairs_speaker, observed.r_lag, observed.conditional, observed_spk_layout,
         counts_r, counts_rec, counts_spk, total_r, total_rec, total_spk, corpus)
+    del depth, disclosed
     return (_Tally.from_counts(observed.r_lag, counts_r, total_r),
             _Tally.from_counts(observed.conditional, counts_rec, total_rec),
             _Tally.from_counts(observed_spk_layout, counts_spk, total_spk),
@@ -834,11 +835,9 @@ def _compiled_pseudo_nulls(kernel, engine: _NullEngine, pseudo: PseudoDyads, obs
     pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
     pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
     kernel.pseudo_nulls(
-        engine.depth.astype(np.float64), engine.disclosed.astype(np.uint8),
-        engine.order[engine.lp].astype(np.int64), engine.order[engine.ln].astype(np.int64),
-        engine.conversation_pair_start.astype(np.int64), pseudo.eligible, pseudo.candidates.astype(np.int64),
-        pseudo.role_b, pseudo.index_in_role.astype(np.int64), pseudo.b_rows.astype(np.int64),
-        pseudo.b_start.astype(np.int64), pseudo.b_count.astype(np.int64), observed.r_lag, observed.conditional,
+        engine.depth.astype(np.float64), engine.disclosed.astype(np.uint8), engine.order[engine.lp],
+        engine.order[engine.ln], engine.conversation_pair_start, pseudo.eligible, pseudo.candidates, pseudo.role_b,
+        pseudo.index_in_role, pseudo.b_rows, pseudo.b_start, pseudo.b_count, observed.r_lag, observed.conditional,
         counts_r, counts_rec, total_r, total_rec, pseudo_r, pseudo_rec)
     return (_Tally.from_counts(observed.r_lag, counts_r, total_r),
             _Tally.from_counts(observed.conditional, counts_rec, total_rec), pseudo_r, pseudo_rec)
