@@ -9,7 +9,8 @@ engine of :mod:`reciprocity.measure.reciprocity` is the reference implementation
   conversation and draw it re-maps the speakers' rows, sums the pair features (x, y, x², y², xy, prev disclosed,
   both disclosed, next disclosed; per conversation and per responder) and tallies the resulting r_lag and
   conditional reciprocity against the observed values at once, so no (rows × draws) array is ever built.
-* :func:`pseudo_nulls` — every eligible dyad against each of its K pseudo-dyad partners (enumerated, no draws).
+* :func:`pseudo_nulls` — every eligible dyad against each of its K pseudo-dyad partners (enumerated, no draws;
+  the pair sums are linear in the partner's values, so each candidate costs one pass over the partner's turns).
 * :func:`resample_means` — bootstrap means of several columns over given resamples of dyads.
 
 Random numbers are counter-based: the j-th draw of draw b of conversation c is
@@ -260,65 +261,66 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
     ``depth`` / ``disclosed`` in table row order; ``prev`` / ``nxt`` the table rows of each pair, pairs grouped by
     conversation (``pair_start``); the candidate arrays as in ``PseudoDyads``. Writes r_lag and conditional
     reciprocity of candidate k of conversation c to ``pseudo_r[k, c]`` / ``pseudo_rec[k, c]`` (NaN where not eligible).
-    The second speaker's codes in turn order (``b_depth`` / ``b_disclosed``, contiguous per conversation) are read
-    once per candidate into a buffer extended cyclically to the dyad's own number of second-speaker turns.
+
+    In a two-speaker dyad every pair has one turn of the second speaker B, whose value v_i (its i-th turn) the
+    partner replaces; the pair sums are therefore linear in the partner's values: e.g. Σ xy = Σ_i v_i W_i with
+    W_i the summed first-speaker values paired with B's i-th turn, Σ x = (first speaker's openers) + Σ_i v_i n^open_i.
+    The weights are computed once per dyad, so each candidate costs one pass over B's turns.
     """
     n_conversations = len(pair_start) - 1
     n_candidates = candidates.shape[1]
-    b_depth = depth[b_rows]
-    b_disclosed = disclosed[b_rows]
-    longest = 1
-    for c in range(n_conversations):
-        longest = max(longest, b_count[c])
     for c in prange(n_conversations):
         if not eligible[c]:
             continue
         q0, q1 = pair_start[c], pair_start[c + 1]
         n = np.float64(q1 - q0)
         own = b_count[c]
-        # per pair: the opener's / answer's own code, or -1 - (its index among the second speaker's turns)
-        slot_prev = np.empty(q1 - q0, dtype=np.int64)
-        slot_next = np.empty(q1 - q0, dtype=np.int64)
+        # weights per turn i of B: times it opens / answers a pair, summed partner depth and partner disclosure
+        opens = np.zeros(own)
+        answers = np.zeros(own)
+        depth_weight = np.zeros(own)
+        flag_weight = np.zeros(own)
+        sx_a = sy_a = sxx_a = syy_a = prev_a = next_a = 0.0      # the first speaker's side of the sums
         for q in range(q0, q1):
             a, z = prev[q], nxt[q]
-            slot_prev[q - q0] = -1 - index_in_role[a] if role_b[a] else a
-            slot_next[q - q0] = -1 - index_in_role[z] if role_b[z] else z
-        partner_depth = np.empty(max(own, 1))
-        partner_disclosed = np.empty(max(own, 1), dtype=np.uint8)
+            if role_b[a]:                      # B opens, the first speaker answers
+                i = index_in_role[a]
+                y, dn = depth[z], np.float64(disclosed[z])
+                opens[i] += 1.0
+                depth_weight[i] += y
+                flag_weight[i] += dn
+                sy_a += y
+                syy_a += y * y
+                next_a += dn
+            else:                              # the first speaker opens, B answers
+                i = index_in_role[z]
+                x, dp = depth[a], np.float64(disclosed[a])
+                answers[i] += 1.0
+                depth_weight[i] += x
+                flag_weight[i] += dp
+                sx_a += x
+                sxx_a += x * x
+                prev_a += dp
         for k in range(n_candidates):
             partner = candidates[c, k]
-            if partner >= 0:
-                j, start, count = 0, b_start[partner], b_count[partner]
-                for i in range(own):
-                    partner_depth[i] = b_depth[start + j]
-                    partner_disclosed[i] = b_disclosed[start + j]
-                    j += 1
-                    if j == count:
-                        j = 0
-            else:
-                for i in range(own):
-                    partner_depth[i] = b_depth[b_start[c] + i]
-                    partner_disclosed[i] = b_disclosed[b_start[c] + i]
-            sx = sy = sxx = syy = sxy = 0.0
-            n_prev = n_both = n_next = 0.0
-            for i in range(q1 - q0):
-                a, z = slot_prev[i], slot_next[i]
-                if a < 0:
-                    x, dp = partner_depth[-1 - a], np.float64(partner_disclosed[-1 - a])
-                else:
-                    x, dp = depth[a], np.float64(disclosed[a])
-                if z < 0:
-                    y, dn = partner_depth[-1 - z], np.float64(partner_disclosed[-1 - z])
-                else:
-                    y, dn = depth[z], np.float64(disclosed[z])
-                sx += x
-                sy += y
-                sxx += x * x
-                syy += y * y
-                sxy += x * y
-                n_prev += dp
-                n_both += dp * dn
-                n_next += dn
+            start, count = (b_start[partner], b_count[partner]) if partner >= 0 else (b_start[c], own)
+            sx, sy, sxx, syy, sxy = sx_a, sy_a, sxx_a, syy_a, 0.0
+            n_prev, n_next, n_both = prev_a, next_a, 0.0
+            j = 0
+            for i in range(own):
+                row = b_rows[start + j]
+                v, d = depth[row], np.float64(disclosed[row])
+                sx += opens[i] * v
+                sxx += opens[i] * v * v
+                sy += answers[i] * v
+                syy += answers[i] * v * v
+                sxy += depth_weight[i] * v
+                n_prev += opens[i] * d
+                n_next += answers[i] * d
+                n_both += flag_weight[i] * d
+                j += 1
+                if j == count:
+                    j = 0
             r = _r_lag(n, sx, sy, sxx, syy, sxy) if q1 > q0 else np.nan
             rec = _conditional(n_prev, n_both, n_next, n) if q1 > q0 else np.nan
             pseudo_r[k, c] = r
