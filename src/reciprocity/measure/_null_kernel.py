@@ -11,6 +11,7 @@ engine of :mod:`reciprocity.measure.reciprocity` is the reference implementation
   conditional reciprocity against the observed values at once, so no (rows × draws) array is ever built.
 * :func:`pseudo_nulls` — every eligible dyad against each of its K pseudo-dyad partners (enumerated, no draws;
   the pair sums are linear in the partner's values, so each candidate costs one pass over the partner's turns).
+* :func:`picked_draw_sums` — corpus-level pseudo-dyad draws (one random candidate per dyad and draw).
 * :func:`resample_means` — bootstrap means of several columns over given resamples of dyads.
 
 Random numbers are counter-based: the j-th draw of draw b of conversation c is
@@ -327,6 +328,27 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
             pseudo_rec[k, c] = rec
             _tally(r, observed_r[c], c, tally_r, total_r)
             _tally(rec, observed_rec[c], c, tally_rec, total_rec)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def picked_draw_sums(pseudo_r, pseudo_rec, pick):
+    """Corpus-level pseudo-dyad draws: draw b pairs dyad c with candidate ``pick[b, c]``. Returns (4, B): the sums
+    over dyads of Fisher z of r_lag, its count, conditional reciprocity and its count (as ``_CorpusDraws.add``)."""
+    n_draws, n = pick.shape
+    sums = np.zeros((4, n_draws))
+    for b in prange(n_draws):
+        z_sum = z_count = rec_sum = rec_count = 0.0
+        for c in range(n):
+            r = np.float64(pseudo_r[pick[b, c], c])
+            if r == r:
+                z_sum += np.arctanh(min(0.999, max(-0.999, r)))
+                z_count += 1.0
+            rec = np.float64(pseudo_rec[pick[b, c], c])
+            if rec == rec:
+                rec_sum += rec
+                rec_count += 1.0
+        sums[0, b], sums[1, b], sums[2, b], sums[3, b] = z_sum, z_count, rec_sum, rec_count
+    return sums
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

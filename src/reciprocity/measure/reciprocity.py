@@ -1014,8 +1014,13 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             for start in range(0, n_permutations if pseudo.k else 0, step):
                 stop = min(n_permutations, start + step)
                 pick = pseudo_rng.integers(0, pseudo.k, size=(stop - start, n_conv))
-                draws.add(slice(start, stop), pseudo_r[pick, columns].astype(float),
-                          pseudo_rec[pick, columns].astype(float))
+                if kernel is not None:
+                    sums = kernel.picked_draw_sums(pseudo_r, pseudo_rec, pick)
+                    for target, values in zip((draws.z, draws.z_count, draws.rec, draws.rec_count), sums):
+                        target[start:stop] += values
+                else:
+                    draws.add(slice(start, stop), pseudo_r[pick, columns].astype(float),
+                              pseudo_rec[pick, columns].astype(float))
                 del pick
             draws_r, draws_rec = draws.result()
             mask = pseudo.eligible
