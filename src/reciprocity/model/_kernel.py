@@ -6,14 +6,15 @@ reciprocity[sim]``); the NumPy engine there is the reference implementation and 
 
 * :func:`run_dyads` (k = 2, the common case): ``prange`` over blocks of 512 dyads; per turn, one branch-free loop
   over the block that LLVM vectorises (8 float32 lanes on AVX2). All state of a block lives in one scratch array
-  with rows at fixed offsets (so the loop is provably free of dependences), outputs are copied out per turn.
+  with rows at fixed offsets (so the loop is provably free of dependences); the loops write the outputs directly.
   Random numbers are counter-based: the draw in slot j of turn t of dyad i is
   ``lowbias32(b_i + c_{t,j})`` with ``b_i = triple32(triple32(i ^ key_lo) + key_hi)`` and
   ``c_{t,j} = triple32(key_hi + (16 + 8 t + j) * 0x9E3779B9)`` (32-bit integer hashes by C. Wellons), each
   giving one 24-bit float32 uniform (the topic draw gives two 16-bit ones: topic and stickiness); the depth
   noise is a Box-Muller normal, one pair per two turns (the cosine half at the even turn, the sine half kept
   for the odd one, both from the even turn's slots), and exp / log / cos are float32 polynomials (Cephes) so
-  that they vectorise. Topics are drawn by inverse CDF of the layer's topic weights.
+  that they vectorise. Topics are drawn by inverse CDF of the layer's topic weights, exactly, through a small
+  guide table (:func:`topic_guide`; one scalar lookup per draw between two vectorised passes).
 * :func:`run_general` (small groups, k > 2): one thread per block of dyads, scalar, with splitmix64 draws
   ``splitmix64(base_i + (16 + 4 t + j) * GOLDEN)``.
 
@@ -216,6 +217,7 @@ _G32 = np.uint32(0x9E3779B9)
 _MANT = np.uint32(0x7FFFFF)
 _ONE_BITS = np.uint32(0x3F800000)
 _LOW16 = np.uint32(0xFFFF)
+_LOW8, _LOW9, _U9 = np.uint32(0xFF), np.uint32(0x1FF), np.uint32(9)
 _INV16 = np.float32(1.0 / 65536.0)
 
 
@@ -322,18 +324,22 @@ _VBLOCK = 512
 # rows of the per-block scratch array (float32, row r at offset r * _VBLOCK): one written array with
 # compile-time row distances, so that LLVM can prove the inner loop free of dependences and vectorise it.
 _TRUST, _OPEN, _COMFORT, _LAST_TOPIC = 0, 2, 4, 6          # two rows each (agent A, agent B)
-_INTIMACY, _LAST_DEPTH, _OPENED = 8, 9, 10
-_O_TRUST, _O_INTIMACY, _O_DEPTH, _O_TOPIC, _O_MISUSE = 11, 12, 13, 14, 15
-_SPARE = 16                                 # the second Box-Muller normal, for the odd turn
-_ROWS = 17
+_INTIMACY, _LAST_DEPTH, _OPENED = 8, 9, 10   # _OPENED holds the int32 bit mask's bits (``_as_float``)
+_SPARE = 11                                 # the second Box-Muller normal, for the odd turn
+_ROWS = 12
 # entries of the float32 parameter vector
 (P_PACE_SCALE, P_DEPTH_SHIFT, P_COMFORT_SCALE, P_MISUSE3, P_THETA, P_CEILING, P_WILL, P_NOISE, P_STICK,
  P_DISCOMFORT, P_GAIN, P_LOSS3, P_INT_RATE, P_DEPEN, P_SEVERITY, P_SHRINK) = range(16)
 
 
 @njit(inline="always", cache=True, error_model="numpy")
-def _dyad_turn(st, bases, cdf, m, S, pr, bias_s, rho_s, over_rate, allowed, c0, c1, c2, c3, c4, c5, c6):
-    """One turn of speaker S (a literal 0 or 1) for the m dyads of a block; branch-free, vectorisable."""
+def _dyad_turn(st, bases, draws, index, guide, t, ul, depth_out, topic_out, trust_out, intimacy_out, misuse_out,
+               m, S, pr, bias_s, rho_s, over_rate, allowed, c0, c1, c2, c3, c4, c5, c6):
+    """One turn of speaker S (a literal 0 or 1) for the m dyads of a block; branch-free, vectorisable.
+
+    Writes row t, columns ``ul .. ul + m`` of the outputs straight from the loops (the column index is unsigned:
+    no negative-index wraparound, so the stores vectorise with the rest of the loop).
+    """
     B = _VBLOCK
     Q = 1 - S
     f0 = np.float32(0.0)
@@ -365,8 +371,8 @@ def _dyad_turn(st, bases, cdf, m, S, pr, bias_s, rho_s, over_rate, allowed, c0, 
         trust_q = st[(_TRUST + Q) * B + j]
         inti = st[_INTIMACY * B + j]
         d_prev = st[_LAST_DEPTH * B + j]
-        st[_O_TRUST * B + j] = trust_s
-        st[_O_INTIMACY * B + j] = inti
+        trust_out[t, ul + np.uint64(j)] = trust_s
+        intimacy_out[t, ul + np.uint64(j)] = inti
         # --- policy
         licensed = min(max(inti + (trust_s - theta) * step_scale, f0), ceiling)
         mu = (f1 - rho_s) * licensed + rho_s * d_prev + depth_shift
@@ -405,66 +411,57 @@ def _dyad_turn(st, bases, cdf, m, S, pr, bias_s, rho_s, over_rate, allowed, c0, 
         st[(_TRUST + S) * B + j] = min(max(trust_s, f0), f1)
         st[(_TRUST + Q) * B + j] = min(max(trust_q, f0), f1)
         st[_LAST_DEPTH * B + j] = depth
-        st[_O_DEPTH * B + j] = depth
-        st[_O_MISUSE * B + j] = f1 if misused else f0
+        depth_out[t, ul + np.uint64(j)] = depth
+        misuse_out[t, ul + np.uint64(j)] = misused
     # topics (they do not feed back into the dynamics): own last topic with prob. stickiness, else drawn from
-    # the layer's topic weights by inverse CDF (thresholds in registers: a table lookup would stop vectorisation)
-    a0 = cdf[0]
-    d0 = cdf[13] - a0
-    e0 = cdf[26] - cdf[13]
-    a1 = cdf[1]
-    d1 = cdf[14] - a1
-    e1 = cdf[27] - cdf[14]
-    a2 = cdf[2]
-    d2 = cdf[15] - a2
-    e2 = cdf[28] - cdf[15]
-    a3 = cdf[3]
-    d3 = cdf[16] - a3
-    e3 = cdf[29] - cdf[16]
-    a4 = cdf[4]
-    d4 = cdf[17] - a4
-    e4 = cdf[30] - cdf[17]
-    a5 = cdf[5]
-    d5 = cdf[18] - a5
-    e5 = cdf[31] - cdf[18]
-    a6 = cdf[6]
-    d6 = cdf[19] - a6
-    e6 = cdf[32] - cdf[19]
-    a7 = cdf[7]
-    d7 = cdf[20] - a7
-    e7 = cdf[33] - cdf[20]
-    a8 = cdf[8]
-    d8 = cdf[21] - a8
-    e8 = cdf[34] - cdf[21]
-    a9 = cdf[9]
-    d9 = cdf[22] - a9
-    e9 = cdf[35] - cdf[22]
-    a10 = cdf[10]
-    d10 = cdf[23] - a10
-    e10 = cdf[36] - cdf[23]
-    a11 = cdf[11]
-    d11 = cdf[24] - a11
-    e11 = cdf[37] - cdf[24]
+    # the layer's topic weights by inverse CDF of a 16-bit uniform u, exactly, via a guide table: entry
+    # ``layer * 256 + (u >> 8)`` holds the topic at the bucket's start (high bits) and the position of the one
+    # CDF boundary inside the bucket (low 9 bits; 256 = none). Three passes: hash and table index (vectorised),
+    # the lookups (scalar: gathers do not pay here), then the choice (vectorised).
     for j in range(m):
-        b = bases[j]
-        depth = st[_O_DEPTH * B + j]
+        r4 = _d32(bases[j], c4)      # one draw, two 16-bit uniforms: the topic (high half), stickiness (low half)
+        depth = st[_LAST_DEPTH * B + j]
+        layer = np.uint32(depth >= np.float32(1.5)) + np.uint32(depth >= np.float32(2.5))
+        draws[j] = r4
+        index[j] = np.uint32((layer << _U8) + (r4 >> np.uint32(24)))
+    for j in range(m):
+        index[j] = guide[index[j]]
+    for j in range(m):
+        r4 = draws[j]
+        depth = st[_LAST_DEPTH * B + j]
         disclosed = depth > f0
-        w1 = np.float32(depth >= np.float32(1.5))
-        w2 = np.float32(depth >= np.float32(2.5))
-        r4 = _d32(b, c4)      # one draw, two 16-bit uniforms: the topic (high half) and stickiness (low half)
-        u = np.float32(np.int32(r4 >> _U16)) * _INV16
-        drawn = (np.float32(u >= a0 + w1 * d0 + w2 * e0) + np.float32(u >= a1 + w1 * d1 + w2 * e1) + np.float32(u >= a2 + w1 * d2 + w2 * e2) +
-                 np.float32(u >= a3 + w1 * d3 + w2 * e3) + np.float32(u >= a4 + w1 * d4 + w2 * e4) + np.float32(u >= a5 + w1 * d5 + w2 * e5) +
-                 np.float32(u >= a6 + w1 * d6 + w2 * e6) + np.float32(u >= a7 + w1 * d7 + w2 * e7) + np.float32(u >= a8 + w1 * d8 + w2 * e8) +
-                 np.float32(u >= a9 + w1 * d9 + w2 * e9) + np.float32(u >= a10 + w1 * d10 + w2 * e10) + np.float32(u >= a11 + w1 * d11 + w2 * e11))
+        entry = index[j]
+        drawn = np.float32(np.int32((entry >> _U9) + np.uint32(((r4 >> _U16) & _LOW8) >= (entry & _LOW9))))
         last = st[(_LAST_TOPIC + S) * B + j]
         keep = (np.float32(np.int32(r4 & _LOW16)) * _INV16 < stickiness) & (last >= f0)
         topic = last if keep else drawn
         topic = topic if disclosed else np.float32(-1.0)
         st[(_LAST_TOPIC + S) * B + j] = topic if disclosed else last
-        bit = np.int32(1) << np.int32(max(topic, f0))
-        st[_OPENED * B + j] = np.float32(np.int32(st[_OPENED * B + j]) | (bit if disclosed else np.int32(0)))
-        st[_O_TOPIC * B + j] = topic
+        bit = np.uint32(np.uint32(1) << np.uint32(np.int32(max(topic, f0))))
+        st[_OPENED * B + j] = _as_float(np.uint32(_as_bits(st[_OPENED * B + j]) | (bit if disclosed else np.uint32(0))))
+        topic_out[t, ul + np.uint64(j)] = np.int8(topic)
+
+
+def topic_guide(cdf) -> np.ndarray:
+    """The guide table of :func:`run_dyads` from the flat (3 x n_topics) cumulative topic probabilities.
+
+    A 16-bit uniform u draws topic ``#{i < n_topics - 1: u >= ceil(cdf_i * 65536)}`` (the inverse CDF of
+    ``u / 65536``); entry ``layer * 256 + (u >> 8)`` is ``topic_at_bucket_start << 9 | boundary`` where
+    ``boundary`` is the low byte of the one threshold inside the bucket (256 if none). This is the same draw as
+    comparing ``u / 65536`` with every float32 ``cdf_i`` (as the kernel did before the table).
+    """
+    cdf = np.asarray(cdf, np.float32).reshape(3, -1)
+    guide = np.empty(3 * 256, np.uint32)
+    for layer in range(3):
+        thresholds = np.ceil(cdf[layer, :-1].astype(np.float64) * 65536).astype(np.int64)
+        for bucket in range(256):
+            start = bucket * 256
+            inside = thresholds[(thresholds > start) & (thresholds < start + 256)]
+            if len(inside) > 1:
+                raise ValueError("topic guide table: two topic boundaries within 1/256 (a topic weight too small)")
+            below = int(np.sum(thresholds <= start))
+            guide[layer * 256 + bucket] = (below << 9) | (int(inside[0] - start) if len(inside) else 256)
+    return guide
 
 
 @njit(inline="always", cache=True, error_model="numpy")
@@ -474,7 +471,7 @@ def _counter(key_hi, counter):
 
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
 def run_dyads(key, n_turns, bias, rho, overshoot, pr, trust0, intimacy0, openness_sd, comfort_mean, comfort_sd,
-              premature_rate, premature_turns, withdraw_turn, cdf,
+              premature_rate, premature_turns, withdraw_turn, guide,
               depth_out, topic_out, trust_out, intimacy_out, misuse_out, final_trust, final_intimacy, opened_out):
     n = depth_out.shape[1]
     n_blocks = (n + _VBLOCK - 1) // _VBLOCK
@@ -488,6 +485,8 @@ def run_dyads(key, n_turns, bias, rho, overshoot, pr, trust0, intimacy0, opennes
         m = min(lo + B, n) - lo
         st = np.zeros(_ROWS * B, np.float32)
         bases = np.empty(B, np.uint32)
+        draws = np.empty(B, np.uint32)
+        index = np.empty(B, np.uint32)
         for j in range(m):
             b = _triple32(np.uint32(_triple32(np.uint32(lo + j) ^ key_lo) + key_hi))
             bases[j] = b
@@ -513,25 +512,18 @@ def run_dyads(key, n_turns, bias, rho, overshoot, pr, trust0, intimacy0, opennes
             c4 = _counter(key_hi, counter + 4)
             c5 = _counter(key_hi, counter + 5)
             c6 = _counter(key_hi, counter + 6)
+            ul = np.uint64(lo)
             if s == 0:
-                _dyad_turn(st, bases, cdf, m, 0, pr, bias[0], rho[0], over_rate, allowed, c0, c1, c2, c3, c4, c5, c6)
+                _dyad_turn(st, bases, draws, index, guide, t, ul, depth_out, topic_out, trust_out, intimacy_out,
+                           misuse_out, m, 0, pr, bias[0], rho[0], over_rate, allowed, c0, c1, c2, c3, c4, c5, c6)
             else:
-                _dyad_turn(st, bases, cdf, m, 1, pr, bias[1], rho[1], over_rate, allowed, c0, c1, c2, c3, c4, c5, c6)
-            for j in range(m):
-                trust_out[t, lo + j] = st[_O_TRUST * B + j]
-            for j in range(m):
-                intimacy_out[t, lo + j] = st[_O_INTIMACY * B + j]
-            for j in range(m):
-                depth_out[t, lo + j] = st[_O_DEPTH * B + j]
-            for j in range(m):
-                topic_out[t, lo + j] = np.int8(st[_O_TOPIC * B + j])
-            for j in range(m):
-                misuse_out[t, lo + j] = st[_O_MISUSE * B + j] > f0
+                _dyad_turn(st, bases, draws, index, guide, t, ul, depth_out, topic_out, trust_out, intimacy_out,
+                           misuse_out, m, 1, pr, bias[1], rho[1], over_rate, allowed, c0, c1, c2, c3, c4, c5, c6)
         for j in range(m):
             final_trust[lo + j, 0] = st[_TRUST * B + j]
             final_trust[lo + j, 1] = st[(_TRUST + 1) * B + j]
             final_intimacy[lo + j] = st[_INTIMACY * B + j]
-            opened_out[lo + j] = np.int16(st[_OPENED * B + j])
+            opened_out[lo + j] = np.int16(_as_bits(st[_OPENED * B + j]))
 
 
 def dyad_parameters(p, e) -> np.ndarray:

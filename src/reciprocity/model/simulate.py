@@ -329,6 +329,17 @@ def simulate_arrays(params_or_scenario: "Params | Scenario | str | Path | dict |
                      state.trust.T.copy(), state.intimacy.copy(), state.opened.copy())
 
 
+def _topic_guide(kernel) -> np.ndarray:
+    """The kernel's topic guide table (built once from :data:`TOPIC_CDF`)."""
+    global _GUIDE
+    if _GUIDE is None:
+        _GUIDE = kernel.topic_guide(TOPIC_CDF)
+    return _GUIDE
+
+
+_GUIDE = None
+
+
 def _simulate_kernel(kernel, p: Params, e: Effective, n: int, n_turns: int, rng: np.random.Generator) -> SimArrays:
     """The same simulation through the compiled kernel (:mod:`reciprocity.model._kernel`)."""
     k = p.group_size
@@ -346,7 +357,7 @@ def _simulate_kernel(kernel, p: Params, e: Effective, n: int, n_turns: int, rng:
         kernel.run_dyads(key, n_turns, e.bias.astype(f), e.rho.astype(f), e.overshoot.astype(f),
                          kernel.dyad_parameters(p, e), f(p.trust0), f(p.intimacy0), f(p.openness_sd),
                          f(p.comfort_mean), f(p.comfort_sd), f(p.premature_rate), p.premature_turns,
-                         p.partner_withdraw_turn, TOPIC_CDF, depth_out, topic_out, trust_out, intimacy_out,
+                         p.partner_withdraw_turn, _topic_guide(kernel), depth_out, topic_out, trust_out, intimacy_out,
                          misuse_out, final_trust, final_intimacy, opened)
         return SimArrays(p, depth_out, topic_out, trust_out, intimacy_out, misuse_out, final_trust,
                          final_intimacy, opened)
