@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reciprocity.measure.stages import StageRules, depenetration_events, group_starts, ordering, speaker_groups
+from reciprocity.measure.stages import GroupKeys, StageRules, depenetration_events, group_starts, speaker_groups
 from reciprocity.schema import CONVERSATION, LAYER_NAMES, SPEAKER
 
 KINDS: tuple[str, ...] = (
@@ -107,20 +107,30 @@ class _Ordered:
     """The table's arrays in conversation/turn order, with group bookkeeping."""
 
     def __init__(self, coded: pd.DataFrame):
-        self.order, self.conv = ordering(coded, by_speaker=False)
-        self.n = len(self.order)
+        #: the table's grouping keys, shared with :func:`depenetration_events` (factorized once)
+        self.keys = GroupKeys(coded)
+        order, self.conv = self.keys.ordering(by_speaker=False)
+        self.n = len(self.conv)
+        self.order = np.arange(self.n) if order is None else order
         self.starts = group_starts(self.conv)
         self.position = np.arange(self.n) - self.starts
         sizes = np.bincount(self.conv) if self.n else np.zeros(0, dtype=np.int64)
         self.length = sizes[self.conv] if self.n else np.zeros(0, dtype=np.int64)
-        self.speaker_names = coded[SPEAKER].to_numpy()[self.order]
-        self.spk = speaker_groups(self.conv, self.speaker_names)
+
+        def arrange(values: np.ndarray) -> np.ndarray:
+            """``values`` in conversation/turn order (read only: no copy when that is the row order)."""
+            return values if order is None else values[order]
+
+        self.speaker_names = arrange(coded[SPEAKER].to_numpy())
+        # speaker codes numbered by first appearance in conversation/turn order: the row order's codes when the
+        # table is already in that order
+        self.spk = self.keys.speaker_group if order is None else speaker_groups(self.conv, self.speaker_names)
         self.local = self.spk - self.spk[self.starts] if self.n else self.spk
-        self.disclosed = coded["disclosure"].to_numpy(bool)[self.order]
-        self.layer = coded["layer"].to_numpy(np.int64)[self.order]
-        self.depth = coded["depth"].to_numpy(float)[self.order]
-        self.turn = coded["turn"].to_numpy()[self.order]
-        self.conversation_ids = coded[CONVERSATION].to_numpy()[self.order]
+        self.disclosed = arrange(coded["disclosure"].to_numpy(bool))
+        self.layer = arrange(coded["layer"].to_numpy(np.int64))
+        self.depth = arrange(coded["depth"].to_numpy(float))
+        self.turn = arrange(coded["turn"].to_numpy())
+        self.conversation_ids = arrange(coded[CONVERSATION].to_numpy())
 
 
 def _frame(o: _Ordered, rows: np.ndarray, kind: str, severity: np.ndarray, evidence: list[str],
@@ -152,7 +162,7 @@ def unreciprocated(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
     own_cum = pd.Series(np.ones(o.n, dtype=np.int64)).groupby(o.spk).cumsum().to_numpy()
     own_rows = own_cum[seq] - own_cum[start] + 1
     partner_turns = ((seq - start + 1) - own_rows).astype(np.int64)
-    run_max_layer = pd.Series(o.layer[seq]).groupby(run_id).cummax().to_numpy()
+    run_max_layer = _run_cummax(o.layer[seq], run_id)
     condition = (n_disclosures >= rules.run_length) & (partner_turns >= rules.partner_turns)
     previous = np.r_[False, condition[:-1]] & ~own
     fire = condition & ~previous
@@ -168,6 +178,17 @@ def unreciprocated(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
                                       o.turn[hits], layer_max, partner_turns[fire])
     ]
     return _frame(o, hits, "unreciprocated_disclosure", severity, evidence)
+
+
+def _run_cummax(values: np.ndarray, run_id: np.ndarray) -> np.ndarray:
+    """Running maximum of integer ``values`` restarting at each run (``run_id`` non-decreasing), exactly as
+    ``groupby(run_id).cummax()``: each run is lifted above the previous ones, so one accumulate serves all."""
+    if not len(values):
+        return values.astype(np.int64)
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    offset = run_id.astype(np.int64) * span
+    return np.maximum.accumulate(values.astype(np.int64) - low + offset) - offset + low
 
 
 def established_depth(o: _Ordered) -> np.ndarray:
@@ -200,12 +221,21 @@ def imbalance_index(o: _Ordered, window: int) -> tuple[np.ndarray, np.ndarray, n
     """Balance index over the last ``window`` rows, the dominant speaker's local index, the window total and
     the per-speaker window counts (columns = speakers in order of first appearance)."""
     counts = _window_counts(o, window)
-    n_speakers = pd.Series(o.local).groupby(o.conv).transform("max").to_numpy() + 1
-    active = np.arange(counts.shape[1])[None, :] < n_speakers[:, None]
-    counts = np.where(active, counts, 0.0)
+    # speakers per conversation (local codes count up from 0 within each contiguous conversation)
+    group = np.cumsum(o.position == 0) - 1
+    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group] + 1 if o.n else o.local + 1
+    del group
+    # the counts of speakers a conversation does not have are 0 (windows stay within the conversation)
     total = counts.sum(axis=1)
     mean = total / n_speakers
-    spread = np.where(active, np.abs(counts - mean[:, None]), 0.0).sum(axis=1)
+    # sum over the conversation's speakers of |D_s - mean D|, one speaker column at a time (no (rows, speakers)
+    # temporaries)
+    spread = np.zeros(o.n)
+    for j in range(counts.shape[1]):
+        deviation = np.abs(counts[:, j] - mean)
+        deviation[n_speakers <= j] = 0.0
+        spread += deviation
+    del deviation
     with np.errstate(invalid="ignore", divide="ignore"):
         index = np.where(total > 0, spread / np.maximum(total, 1e-12), np.nan)
     return index, counts.argmax(axis=1), total, counts
@@ -241,16 +271,21 @@ def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
 
 
 def _window_counts(o: _Ordered, window: int) -> np.ndarray:
+    """Disclosures of each speaker (columns: local speaker index) over the last ``window`` rows of the
+    conversation, from running counts, one speaker at a time."""
     k = int(o.local.max()) + 1 if o.n else 1
-    onehot = np.zeros((o.n, k))
-    onehot[np.arange(o.n), o.local] = o.disclosed
-    cs = np.vstack([np.zeros((1, k)), np.cumsum(onehot, axis=0)])
-    i = np.arange(o.n)
-    return cs[i + 1] - cs[np.maximum(i - window + 1, o.starts)]
+    counts = np.empty((o.n, k))
+    low = np.maximum(np.arange(o.n) - window + 1, o.starts)
+    running = np.zeros(o.n + 1)                 # running[i] = the speaker's disclosures in rows < i
+    for j in range(k):
+        np.cumsum(o.disclosed & (o.local == j), out=running[1:])
+        counts[:, j] = running[1:] - running[low]
+    return counts
 
 
-def depenetration_alerts(coded: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
-    events = depenetration_events(coded, rules.stage_rules, levels=("dyad",))
+def depenetration_alerts(coded: pd.DataFrame, rules: AlertRules, keys: GroupKeys | None = None) -> pd.DataFrame:
+    """One alert per dyad-level depenetration event (``keys``: the table's :class:`GroupKeys`, if at hand)."""
+    events = depenetration_events(coded, rules.stage_rules, levels=("dyad",), keys=keys)
     if events.empty:
         return pd.DataFrame()
     drop = events["depth_before"].to_numpy(float) - events["depth_after"].to_numpy(float)
@@ -287,13 +322,18 @@ def advise(coded: pd.DataFrame, rules: AlertRules = AlertRules()) -> pd.DataFram
     parts = [unreciprocated(o, rules), premature(o, rules), imbalance(o, rules)]
     parts = [p for p in parts if len(p)]
     frames = [p.drop(columns="_row") for p in parts]
-    dep = depenetration_alerts(coded, rules)
+    dep = depenetration_alerts(coded, rules, o.keys)
     if len(dep):
         frames.append(dep)
     if not frames:
         return _empty()
     out = pd.concat(frames, ignore_index=True)
-    conv_rank = pd.Series(np.arange(len(pd.unique(o.conversation_ids))), index=pd.unique(o.conversation_ids))
+    if np.all(o.conv >= 0):
+        # conversations in order of first appearance = their codes' order (the rows are grouped by code)
+        conversations = o.conversation_ids[o.position == 0]
+    else:
+        conversations = pd.unique(o.conversation_ids)
+    conv_rank = pd.Series(np.arange(len(conversations)), index=conversations)
     out["_conv"] = conv_rank.reindex(out["conversation_id"]).to_numpy()
     out["_kind"] = pd.Categorical(out["kind"], categories=list(KINDS)).codes
     out = out.sort_values(["_conv", "turn", "_kind"], kind="stable").drop(columns=["_conv", "_kind"])

@@ -91,9 +91,11 @@ def _blank(values: pd.Series) -> pd.Series:
         return pd.Series(_arrow_blank(values), index=values.index)
     array = values.to_numpy()
     if array.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
-        # all Python strings, none missing: str.isspace is what str.strip strips (fast path)
-        blank = np.fromiter((not v or v.isspace() for v in array), dtype=bool, count=len(array))
-        return pd.Series(blank, index=values.index)
+        # all Python strings, none missing: str.isspace is what str.strip strips (fast path); each distinct
+        # string (ids repeat over a conversation's rows) is checked once
+        codes, uniques = pd.factorize(array)
+        blank_unique = np.fromiter((not v or v.isspace() for v in uniques), dtype=bool, count=len(uniques))
+        return pd.Series(blank_unique[codes], index=values.index)
     as_text = values.astype("string")
     return values.isna() | as_text.str.strip().eq("").fillna(True)
 
@@ -235,7 +237,10 @@ def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFra
     names = [name for name in table.columns if name != LOCATION]
     columns: dict[str, object] = {}
     for name in names:
-        values = table[name].array
+        column = table[name]
+        # numpy-backed columns as their ndarray (pandas' NumpyExtensionArray recomputes its missing-value mask
+        # whenever it is converted back, a full pass over a column of strings); extension arrays as they are
+        values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
         columns[name] = values if kept is None else values.take(kept)
     for column in (CONVERSATION, SPEAKER, TEXT) + (("id",) if "id" in columns else ()):
         columns[column] = _as_str(columns[column])
@@ -249,13 +254,18 @@ def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFra
     else:
         turn = pd.Series(order).groupby(order, sort=False).cumcount().to_numpy().astype("int64")
     columns["turn"] = turn
-    rows = np.lexsort((turn, order))  # stable: file order breaks ties
-    identity = bool(np.array_equal(rows, np.arange(len(rows))))
+    if _in_order(order, turn):        # already sorted (the usual case): the sort below would be the identity
+        rows = np.arange(len(order))
+        identity = True
+    else:
+        rows = np.lexsort((turn, order))  # stable: file order breaks ties
+        identity = bool(np.array_equal(rows, np.arange(len(rows))))
     if not identity:
         columns = {name: values.take(rows) for name, values in columns.items()}
+        order = order[rows]
     positions = rows if kept is None else kept[rows]
     if "id" not in columns:
-        columns["id"] = _make_ids(columns[CONVERSATION], columns["turn"])
+        columns["id"] = _make_ids(columns[CONVERSATION], columns["turn"], order)
     if "topics" in columns:
         columns["topics"] = parse_topics(pd.Series(columns["topics"])).to_numpy()
     leading = ["id", CONVERSATION, SPEAKER, "turn", TEXT]
@@ -264,12 +274,35 @@ def _normalise(table: pd.DataFrame, kept: np.ndarray | None) -> tuple[pd.DataFra
     return pd.DataFrame({name: columns[name] for name in ordered}, copy=False), positions
 
 
-def _make_ids(conversation, turn: np.ndarray):
-    """``"<conversation_id>:<turn>"`` per row as Arrow-backed strings (one buffer, no per-row objects)."""
+def _in_order(codes: np.ndarray, turn: np.ndarray) -> bool:
+    """Whether rows are already sorted by (conversation code, turn), i.e. ``np.lexsort((turn, codes))`` is the
+    identity (codes number conversations in order of first appearance)."""
+    if len(codes) < 2:
+        return True
+    step = np.diff(codes)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(turn) >= 0))))
+
+
+def _make_ids(conversation, turn: np.ndarray, codes: np.ndarray | None = None):
+    """``"<conversation_id>:<turn>"`` per row as Arrow-backed strings (one buffer, no per-row objects).
+
+    ``codes`` (optional): ``pd.factorize`` codes of ``conversation``; the distinct ids are then converted to Arrow
+    strings once and gathered, instead of converting every row's id.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    conversation = arrow_strings(pd.Series(conversation, copy=False))
+    if (codes is not None and len(codes) and isinstance(conversation, np.ndarray) and conversation.dtype == object
+            and np.all(codes >= 0)):
+        first = np.full(int(codes.max()) + 1, len(codes), dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(len(codes)))
+        distinct = arrow_strings(pd.Series(conversation[first], copy=False))
+        if hasattr(distinct, "_pa_array"):
+            conversation = type(distinct)(pc.take(distinct._pa_array, pa.array(codes)))
+        else:
+            conversation = arrow_strings(pd.Series(conversation, copy=False))
+    else:
+        conversation = arrow_strings(pd.Series(conversation, copy=False))
     left = conversation._pa_array if hasattr(conversation, "_pa_array") else pa.chunked_array([pa.array(conversation)])
     right = pa.array(np.asarray(turn)).cast(left.type)
     joined = pc.binary_join_element_wise(left, right, pa.scalar(":", left.type))
@@ -291,17 +324,22 @@ def parse_topics(values: pd.Series) -> pd.Series:
             return []
         return [part.strip() for part in str(value).split(TOPIC_SEPARATOR) if part.strip()]
 
-    # lists shared between rows (as reciprocity.corpus.compact leaves them) are checked once
-    seen: dict[int, list[str]] = {}
-    items = values.tolist()
+    # lists shared between rows (as reciprocity.corpus.compact leaves them) are checked once: rows are grouped by
+    # the identity of their value (all values stay alive in ``items``, so identities are unique), each distinct
+    # list is parsed once and shared; other values (text, None, ...) are parsed row by row
+    items = values.to_numpy(dtype=object)
     out = np.empty(len(items), dtype=object)
-    for i, value in enumerate(items):
-        if type(value) is list:
-            key = id(value)
-            parsed = seen.get(key)
-            if parsed is None:
-                parsed = seen[key] = as_list(value)
-            out[i] = parsed
-        else:
-            out[i] = as_list(value)
+    if not len(items):
+        return pd.Series(out, index=values.index, dtype=object)
+    codes, _ = pd.factorize(np.fromiter(map(id, items), dtype=np.int64, count=len(items)))
+    first = np.full(int(codes.max()) + 1, len(items), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(items)))
+    distinct = items[first]
+    is_list = np.fromiter((type(value) is list for value in distinct), dtype=bool, count=len(distinct))
+    parsed = np.empty(len(distinct), dtype=object)
+    for k in np.flatnonzero(is_list):
+        parsed[k] = as_list(distinct[k])
+    out[:] = parsed[codes]
+    for i in np.flatnonzero(~is_list[codes]):
+        out[i] = as_list(items[i])
     return pd.Series(out, index=values.index, dtype=object)

@@ -84,6 +84,25 @@ def lag_design(coded: pd.DataFrame, pairs: pd.DataFrame, value: str = "depth") -
     return pd.DataFrame(columns, copy=False)   # one array per column: no consolidated copy of the frame
 
 
+def _people_per_group(person: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct ``person`` codes in each group (as ``groupby(group)[person].nunique()``), as floats.
+
+    Persons are nested in dyads (a person is a conversation x speaker), so each person's group is read off any
+    of its rows and counted once; a design where that does not hold falls back to the groupby.
+    """
+    if len(person) == 0:
+        return np.zeros(n_groups)
+    person = person.astype(np.int64, copy=False)
+    home = np.zeros(int(person.max()) + 1 if person.min() >= 0 else 0, dtype=np.int64)
+    if len(home):
+        home[person] = group
+    if len(home) and np.array_equal(home[person], group):
+        seen = np.zeros(len(home), dtype=bool)
+        seen[person] = True
+        return np.bincount(home[seen], minlength=n_groups).astype(float)
+    return pd.Series(person).groupby(group).nunique().reindex(range(n_groups)).to_numpy(float)
+
+
 def dyad_slopes(design: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per-dyad within-responder OLS of the reply on own and partner lag (all dyads at once)."""
     conversations, group = sorted_codes(design[CONVERSATION])
@@ -94,7 +113,7 @@ def dyad_slopes(design: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
     x1, x2, y = (design[c].to_numpy(float) for c in ("own_lag_c", "partner_lag_c", "response_c"))
     n = np.bincount(group, minlength=g).astype(float)
-    n_people = design.groupby(group)["person"].nunique().reindex(range(g)).to_numpy(float)
+    n_people = _people_per_group(design["person"].to_numpy(), group, g)
     s11, s22, s12 = total(x1 * x1), total(x2 * x2), total(x1 * x2)
     s1y, s2y, syy = total(x1 * y), total(x2 * y), total(y * y)
     det = s11 * s22 - s12**2
@@ -202,10 +221,17 @@ class REMLFit:
 
 
 def group_crossproducts(exog: np.ndarray, endog: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per-group cross-products [X y]'[X y] as an (n_groups, p+1, p+1) array (one bincount per cell)."""
-    exog = np.asarray(exog)
+    """Per-group cross-products [X y]'[X y] as an (n_groups, p+1, p+1) array (one bincount per cell).
+
+    ``exog``: the (n, p) design matrix, or its p columns as a list of 1-D arrays (no stacked copy needed).
+    """
+    if isinstance(exog, (list, tuple)):
+        columns = [np.asarray(column, dtype=float) for column in exog]
+    else:
+        exog = np.asarray(exog)
+        columns = [np.asarray(exog[:, j], dtype=float) for j in range(exog.shape[1])]
     # the columns of [X y] one at a time (no stacked (n, p+1) copy: lower peak memory, same values)
-    u = [np.asarray(exog[:, j], dtype=float) for j in range(exog.shape[1])] + [np.asarray(endog, dtype=float)]
+    u = columns + [np.asarray(endog, dtype=float)]
     k = len(u)
     out = np.empty((n_groups, k, k))
     for a in range(k):
@@ -214,22 +240,45 @@ def group_crossproducts(exog: np.ndarray, endog: np.ndarray, groups: np.ndarray,
     return out
 
 
+# Per-dyad arrays inside the criterion are stored dyad-last: (rows, columns, g) C-contiguous, so every per-dyad
+# matrix operation below is a handful of elementwise loops over contiguous memory (numpy's stacked ``matmul``
+# calls BLAS once per 2 x 2 block, which costs far more than the arithmetic). Unstacked matrices get a trailing
+# axis of length 1 and broadcast.
+
+
+def _dyad_last(stack: np.ndarray) -> np.ndarray:
+    """A (g, a, b) stack as an (a, b, g) C-contiguous array (same values)."""
+    return np.ascontiguousarray(np.moveaxis(stack, 0, -1))
+
+
+def _matmul_last(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x_i @ y_i`` for every dyad i of dyad-last stacks ((a, b, g) @ (b, c, g); g may be 1 for either)."""
+    out = x[:, 0, None] * y[None, 0]
+    for k in range(1, x.shape[1]):
+        out += x[:, k, None] * y[None, k]
+    return out
+
+
 def _small_inverse(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse and log-determinant of a stack of q x q matrices (closed form for q <= 2)."""
-    q = m.shape[-1]
+    """Inverse and log-determinant of a dyad-last stack of q x q matrices (q, q, g) (closed form for q <= 2)."""
+    q = m.shape[0]
     if q == 1:
-        return 1.0 / m, np.log(m[:, 0, 0])
+        return 1.0 / m, np.log(m[0, 0])
     if q == 2:
-        a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+        a, b, c, d = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
         det = a * d - b * c
         inv = np.empty_like(m)
-        inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = d / det, -b / det, -c / det, a / det
+        inv[0, 0], inv[0, 1], inv[1, 0], inv[1, 1] = d / det, -b / det, -c / det, a / det
         return inv, np.log(det)
-    return np.linalg.inv(m), np.linalg.slogdet(m)[1]
+    inv = np.linalg.inv(np.moveaxis(m, -1, 0))
+    return _dyad_last(inv), np.linalg.slogdet(np.moveaxis(m, -1, 0))[1]
 
 
 class _REMLCriterion:
-    """-2 log L_REML (profiled over beta and sigma^2) and its gradient in the Cholesky factor of Psi."""
+    """-2 log L_REML (profiled over beta and sigma^2) and its gradient in the Cholesky factor of Psi.
+
+    ``A`` (q, q, g) and ``T`` (q, p+1, g) hold Z_i'Z_i and Z_i'[X_i y_i] dyad-last (see :func:`_matmul_last`).
+    """
 
     def __init__(self, cross: np.ndarray, n_obs: int, z_index: list[int]):
         self.S = cross
@@ -238,8 +287,8 @@ class _REMLCriterion:
         self.n = n_obs
         self.z = list(z_index)
         self.q = len(self.z)
-        self.A = cross[:, self.z][:, :, self.z]          # Z_i'Z_i
-        self.T = cross[:, self.z, :]                      # Z_i'[X_i y_i]
+        self.A = _dyad_last(cross[:, self.z][:, :, self.z])       # Z_i'Z_i
+        self.T = _dyad_last(cross[:, self.z, :])                   # Z_i'[X_i y_i]
         self.tril = np.tril_indices(self.q)
 
     def cholesky(self, theta: np.ndarray) -> np.ndarray:
@@ -248,11 +297,12 @@ class _REMLCriterion:
         return factor
 
     def parts(self, psi: np.ndarray) -> dict:
-        g, q, p = len(self.S), self.q, self.p
-        P, logdet = _small_inverse(np.eye(q)[None] + np.einsum("ab,gbc->gac", psi, self.A))
-        K = P @ psi                                                           # (g, q, q), symmetric
-        KT = K @ self.T                                                       # (g, q, p+1)
-        Q = self.total - self.T.reshape(g * q, p + 1).T @ KT.reshape(g * q, p + 1)
+        """Per-dyad P_i, K_i (dyad-last) and the profiled quantities at Psi = ``psi``."""
+        q, p = self.q, self.p
+        P, logdet = _small_inverse(np.eye(q)[:, :, None] + _matmul_last(psi[:, :, None], self.A))
+        K = _matmul_last(P, psi[:, :, None])                                  # (q, q, g), symmetric
+        KT = _matmul_last(K, self.T)                                          # (q, p+1, g)
+        Q = self.total - np.einsum("akg,alg->kl", self.T, KT)                 # sum_i T_i' K_i T_i
         Q = (Q + Q.T) / 2
         qxx, qxy = Q[:p, :p], Q[:p, p]
         qxx_inv = np.linalg.inv(qxx)
@@ -271,13 +321,13 @@ class _REMLCriterion:
             return np.inf, np.zeros_like(theta)
         p = self.p
         P, beta, rvr = parts["P"], parts["beta"], parts["rvr"]
-        R = np.transpose(P, (0, 2, 1)) @ self.T                              # P_i' T_i, (g, q, p+1)
+        R = _matmul_last(np.swapaxes(P, 0, 1), self.T)                       # P_i' T_i, (q, p+1, g)
         e = np.r_[-beta, 1.0]
-        Re = R @ e                                                            # (g, q)
-        Rx = R[:, :, :p]
-        H = np.einsum("gab,gbc->ac", self.A, P)
-        H -= np.einsum("gap,pr,gbr->ab", Rx, parts["qxx_inv"], Rx)
-        H -= (self.n - p) / rvr * (Re.T @ Re)
+        Re = np.einsum("akg,k->ag", R, e)                                     # R_i e, (q, g)
+        Rx = R[:, :p]
+        H = np.einsum("abg,bcg->ac", self.A, P)                               # sum_i A_i P_i
+        H -= np.einsum("arg,brg->ab", _matmul_last(Rx, parts["qxx_inv"][:, :, None]), Rx)  # sum_i R_ix Qxx^-1 R_ix'
+        H -= (self.n - p) / rvr * np.einsum("ag,bg->ab", Re, Re)
         H = (H + H.T) / 2
         grad = (2 * H @ factor)[self.tril]
         return parts["value"] / self.n, grad / self.n
@@ -308,7 +358,7 @@ def reml_fit(cross: np.ndarray, n_obs: int, z_index: list[int], *, start: np.nda
     scale = parts["rvr"] / n_free
     beta = parts["beta"]
     llf = -0.5 * (n_free * (np.log(scale) + 1 + np.log(2 * np.pi)) + parts["logdet"])
-    blups = np.einsum("gab,gb->ga", parts["K"], criterion.T @ np.r_[-beta, 1.0])
+    blups = np.einsum("abg,bg->ga", parts["K"], np.einsum("bkg,k->bg", criterion.T, np.r_[-beta, 1.0]))
     return REMLFit(
         fe_params=beta,
         bse_fe=np.sqrt(np.maximum(np.diag(parts["qxx_inv"]) * scale, 0.0)),
@@ -341,9 +391,9 @@ def _fit_statsmodels(endog, exog, groups, exog_re):
 BOUNDARY_VARIANCE = 0.01
 
 
-def _fit_exact(endog, exog, groups, z_index, n_groups):
-    cross = group_crossproducts(exog, endog, groups, n_groups)
-    result = reml_fit(cross, len(endog), z_index)
+def _fit_exact(cross, n_obs, z_index):
+    """:func:`reml_fit` of per-dyad cross-products, with statsmodels-style warning messages."""
+    result = reml_fit(cross, n_obs, z_index)
     messages = []
     if np.min(np.diag(result.cov_re)) < BOUNDARY_VARIANCE:
         messages.append("The MLE may be on the boundary of the parameter space.")
@@ -367,26 +417,31 @@ def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = 
         raise ValueError(f"unknown engine {engine!r}")
     if design is None:
         design = lag_design(coded, pairs, value)
-    n_obs, n_dyads = len(design), int(design[CONVERSATION].nunique())
+    groups, labels = pd.factorize(design[CONVERSATION])      # dyad codes (NaN ids, if any, are not counted)
+    n_obs, n_dyads = len(design), len(labels)
     if n_dyads < 2 or n_obs < 10:
         return _empty("too few dyads or lagged pairs for a multilevel model", n_obs, n_dyads)
     if design["partner_lag_c"].var() <= 0 or design["own_lag_c"].var() <= 0:
         return _empty("no within-person variation in the lags", n_obs, n_dyads)
     endog = design["response"].to_numpy(float)
-    exog = np.column_stack([np.ones(n_obs), design["own_lag_c"], design["partner_lag_c"]])
-    groups, labels = pd.factorize(design[CONVERSATION])
+    # the design matrix [1, own_lag_c, partner_lag_c] by columns; stacked only where statsmodels needs it
+    columns = [np.ones(n_obs), design["own_lag_c"].to_numpy(float), design["partner_lag_c"].to_numpy(float)]
     n_groups = len(labels)
+    cross = []            # the per-dyad cross-products, computed once for both fits (exact engine)
 
-    def _fit(endog, exog, groups, z_index):
+    def _fit(endog, groups, z_index):
         if engine == "statsmodels":
+            exog = np.column_stack(columns)
             return _fit_statsmodels(endog, exog, groups, exog[:, z_index])
-        return _fit_exact(endog, exog, groups, z_index, n_groups)
+        if not cross:
+            cross.append(group_crossproducts(columns, endog, groups, n_groups))
+        return _fit_exact(cross[0], len(endog), z_index)
 
     reason = None
     result = None
     if random_slope:
         try:
-            result, messages = _fit(endog, exog, groups, [0, 2])
+            result, messages = _fit(endog, groups, [0, 2])
             cov = np.asarray(result.cov_re)
             slope_var = cov[1, 1]
             corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) if cov[0, 0] > 0 and cov[1, 1] > 0 else np.nan
@@ -410,7 +465,7 @@ def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = 
         reason = "random slope not requested"
     if result is None:
         try:
-            result, messages = _fit(endog, exog, groups, [0])
+            result, messages = _fit(endog, groups, [0])
         except (np.linalg.LinAlgError, ValueError) as error:
             return _empty(f"{reason}; random-intercept model failed: {error}", n_obs, n_dyads)
     slope_kept = np.asarray(result.cov_re).shape[0] == 2
@@ -423,7 +478,7 @@ def lagged_multilevel(coded: pd.DataFrame, pairs: pd.DataFrame, *, value: str = 
         # Boundary: var(u_dyad) = 0, the REML fit degenerates to OLS (and its Hessian is singular).
         import statsmodels.api as sm
 
-        ols_fit = sm.OLS(endog, exog).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        ols_fit = sm.OLS(endog, np.column_stack(columns)).fit(cov_type="cluster", cov_kwds={"groups": groups})
         fe, se = np.asarray(ols_fit.params), np.asarray(ols_fit.bse)
         reason = (reason + "; " if reason else "") + \
             "random intercept variance ~0: fixed effects by OLS with dyad-clustered standard errors"

@@ -117,11 +117,11 @@ def rolling_mean(values: np.ndarray, starts: np.ndarray, window: int, offset: in
 
 def lagged(values: np.ndarray, starts: np.ndarray, lag: int, fill: float = np.nan) -> np.ndarray:
     """``values[t − lag]`` within the group, ``fill`` before the group start."""
-    i = np.arange(len(values))
-    src = i - lag
-    ok = src >= starts
-    out = np.full(len(values), fill, dtype=float)
-    out[ok] = values[src[ok]]
+    n = len(values)
+    out = np.full(n, fill, dtype=float)
+    if lag < n:
+        out[lag:] = values[:n - lag]          # the row ``lag`` places up (``values[t - lag]``) ...
+        np.putmask(out, np.arange(n) - starts < lag, fill)   # ... unless it lies before the group start
     return out
 
 
@@ -143,41 +143,147 @@ def speaker_groups(conversation: np.ndarray, speakers: np.ndarray) -> np.ndarray
     return pd.factorize(conversation.astype(np.int64) * (int(speaker.max()) + 1 if len(speaker) else 1) + speaker)[0]
 
 
+class GroupKeys:
+    """The grouping keys of a coded table, each computed once and shared by the dyad and speaker levels.
+
+    ``conversation`` (codes in order of first appearance) and ``turn`` are in row order; ``speaker_group``
+    (:func:`speaker_groups` of the rows) and the exploded topics are computed on first use. Factorizing the
+    object columns and exploding the topic lists are the costly steps of staging a large table, so
+    :func:`stages`, :func:`depenetration_events` and the alerts reuse one instance instead of redoing them.
+    """
+
+    def __init__(self, coded: pd.DataFrame):
+        self.coded = coded
+        self.n = len(coded)
+        self.conversation = pd.factorize(coded[CONVERSATION])[0]
+        self.turn = coded["turn"].to_numpy() if "turn" in coded.columns else np.arange(self.n)
+        self._speaker_group = None
+        self._dyad_order = None
+        self._topics = None
+
+    @property
+    def speaker_group(self) -> np.ndarray:
+        """(conversation, speaker) codes of the rows, in order of first appearance."""
+        if self._speaker_group is None:
+            self._speaker_group = speaker_groups(self.conversation, self.coded[SPEAKER].to_numpy())
+        return self._speaker_group
+
+    @property
+    def dyad_order(self) -> np.ndarray | None:
+        """Row order by (conversation, turn, row); None when that is the row order itself (a validated table)."""
+        if self._dyad_order is None:
+            conversation, turn, n = self.conversation, self.turn, self.n
+            # already ordered: each next row starts a new (first-seen, hence larger) code or has no smaller turn
+            step = np.diff(conversation)
+            same = step == 0
+            in_order = n < 2 or (np.asarray(turn).dtype.kind in "iuf"
+                                 and bool(np.all((step > 0) | (same & (np.diff(turn) >= 0)))))
+            del step, same
+            self._dyad_order = False if in_order else np.lexsort((np.arange(n), turn, conversation))
+        return None if self._dyad_order is False else self._dyad_order
+
+    def ordering(self, by_speaker: bool) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(order, codes)`` as :func:`ordering`, except that ``order`` is None for the identity order."""
+        dyad = self.dyad_order
+        if not by_speaker:
+            return dyad, (self.conversation if dyad is None else self.conversation[dyad])
+        group = self.speaker_group
+        # speakers are nested in conversations: a stable sort of the dyad-ordered rows by speaker group orders
+        # them by (group, turn, row), as ``np.lexsort((rows, turn, group))``
+        in_dyad_order = group if dyad is None else group[dyad]
+        order = np.argsort(in_dyad_order, kind="stable")
+        del in_dyad_order
+        if dyad is not None:
+            order = dyad[order]
+        return order, group[order]
+
+    @property
+    def topics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, topic code) of every (utterance, topic) pair (see :func:`exploded_topics`)."""
+        if self._topics is None:
+            self._topics = exploded_topics(self.coded["topics"])
+        return self._topics
+
+
 def ordering(coded: pd.DataFrame, by_speaker: bool) -> tuple[np.ndarray, np.ndarray]:
     """Row order that makes each conversation (or conversation × speaker) contiguous, in turn order.
 
     Returns ``(order, codes)`` with ``codes`` the group code of each row in that order.
     """
-    conversation = pd.factorize(coded[CONVERSATION])[0]
-    turn = coded["turn"].to_numpy() if "turn" in coded.columns else np.arange(len(coded))
-    if by_speaker:
-        group = speaker_groups(conversation, coded[SPEAKER].to_numpy())
-        order = np.lexsort((np.arange(len(coded)), turn, group))
-        return order, group[order]
-    order = np.lexsort((np.arange(len(coded)), turn, conversation))
-    return order, conversation[order]
+    order, codes = GroupKeys(coded).ordering(by_speaker)
+    return (np.arange(len(coded)) if order is None else order), codes
 
 
-def topic_positions(topics: pd.Series, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rank, topic code) of every (utterance, topic) pair, ranks in the given order, duplicates removed."""
-    # explode by position, then drop missing values (as ``reset_index(drop=True).explode().dropna()``, without the
-    # intermediate Series copies)
-    exploded = pd.Series(topics.to_numpy(), copy=False).explode()
-    values, rows = exploded.to_numpy(), exploded.index.to_numpy()
-    del exploded
-    keep = pd.notna(values)
-    values, rows = values[keep], rows[keep]
-    del keep
-    if not len(values):
+def explode_topics(topics: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, codes, uniques)`` of every (utterance, topic) pair, missing topics dropped.
+
+    The same pairs, in the same order, as ``pd.Series(topics).explode().dropna()`` (by position); ``codes``
+    number the topic values in order of first appearance (``pd.factorize`` of the exploded values) and
+    ``uniques`` holds those values. Rows usually share their topic list objects (a validated table holds one
+    list per distinct topic set), so each distinct object is exploded once and its entries are copied to its rows
+    with integer indexing, instead of exploding (and hashing the strings of) every row.
+    """
+    items = topics.to_numpy() if isinstance(topics, pd.Series) else np.asarray(topics, dtype=object)
+    n = len(items)
+    if n and items.dtype == object:
+        objects, first = pd.factorize(np.fromiter(map(id, items), dtype=np.int64, count=n))
+        n_objects = len(first)
+    else:
+        n_objects = n
+    if n_objects * 2 > n or n == 0:                     # few shared objects: explode the rows themselves
+        exploded = pd.Series(items, copy=False).explode()
+        values, rows = exploded.to_numpy(), exploded.index.to_numpy()
+        del exploded
+        keep = pd.notna(values)
+        codes, uniques = pd.factorize(values[keep])
+        return rows[keep], codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+    # explode each distinct object once (its first row's value), then copy its entries to its rows
+    first_row = np.full(n_objects, n, dtype=np.int64)
+    np.minimum.at(first_row, objects, np.arange(n))
+    exploded = pd.Series(items[first_row], copy=False).explode()
+    keep = pd.notna(exploded.to_numpy())
+    object_codes, uniques = pd.factorize(exploded.to_numpy()[keep])
+    size = np.bincount(exploded.index.to_numpy()[keep], minlength=n_objects)   # kept entries per object
+    del exploded, keep
+    offset = np.r_[0, np.cumsum(size)[:-1]]
+    count = size[objects]                               # entries per row
+    rows = np.repeat(np.arange(n), count)
+    entry = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count) + offset[objects][rows]
+    del count
+    # renumber the values by first appearance over all rows, as factorizing the exploded rows would
+    codes, order = pd.factorize(object_codes[entry])
+    return rows, codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)[order]
+
+
+def exploded_topics(topics: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, topic code) of every (utterance, topic) pair, missing topics dropped.
+
+    Topic codes number ``str(topic)`` in order of first appearance (as factorizing ``values.astype(str)``).
+    """
+    rows, topic, uniques = explode_topics(topics)
+    if not len(rows):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    position = rank[rows]
-    del rank, rows
-    # codes of str(topic) in order of first appearance (as factorizing ``values.astype(str)``), via the few uniques
-    topic, uniques = pd.factorize(values)
-    del values
+    # codes of str(topic) in order of first appearance, via the few uniques
     topic = pd.factorize(np.asarray([str(u) for u in uniques], dtype=object))[0][topic].astype(np.int64, copy=False)
+    return rows, topic
+
+
+def topic_positions(topics: pd.Series | tuple[np.ndarray, np.ndarray], order: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(rank, topic code) of every (utterance, topic) pair, ranks in the given order, duplicates removed.
+
+    ``topics``: the topics column, or its :func:`exploded_topics`; ``order`` None means the row order.
+    """
+    rows, topic = exploded_topics(topics) if isinstance(topics, pd.Series) else topics
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if order is None:
+        position = rows
+    else:
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        position = rank[rows]
+        del rank
     n_topics = int(topic.max()) + 1
     key = np.sort(position * n_topics + topic)       # sorted by (position, topic) ...
     key = key[np.r_[True, key[1:] != key[:-1]]]       # ... duplicates removed (np.unique, without its hashing)
@@ -191,12 +297,28 @@ def breadth_series(codes: np.ndarray, positions: np.ndarray, topics: np.ndarray,
     windowed = np.zeros(n, dtype=np.int64)
     if n == 0 or len(positions) == 0:
         return cumulative, windowed
-    group = codes[positions]
-    sort = np.lexsort((positions, topics, group))
-    pos, top, grp = positions[sort], topics[sort], group[sort]
-    del group, sort                             # temporaries freed early throughout: lower peak memory
-    first = np.r_[True, (top[1:] != top[:-1]) | (grp[1:] != grp[:-1])]
-    del top, grp
+    # (group, topic, position) sorted, as one int64 key when it fits (one sort instead of a 3-key lexsort;
+    # the triples are distinct, so the order is the same)
+    n_topics = int(topics.max()) + 1
+    n_groups = int(codes.max()) + 1
+    if n_groups * n_topics * n < 2**62:
+        key = codes[positions].astype(np.int64)
+        key *= n_topics
+        key += topics
+        key *= n
+        key += positions
+        key.sort()
+        pos = key % n
+        key //= n                               # now group * n_topics + topic
+        first = np.r_[True, key[1:] != key[:-1]]
+        del key
+    else:
+        group = codes[positions]
+        sort = np.lexsort((positions, topics, group))
+        pos, top, grp = positions[sort], topics[sort], group[sort]
+        del group, sort                         # temporaries freed early throughout: lower peak memory
+        first = np.r_[True, (top[1:] != top[:-1]) | (grp[1:] != grp[:-1])]
+        del top, grp
     cumulative = np.bincount(pos[first], minlength=n)
     starts = group_starts(codes)
     cumulative = np.cumsum(cumulative)
@@ -219,16 +341,26 @@ def breadth_series(codes: np.ndarray, positions: np.ndarray, topics: np.ndarray,
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[str, np.ndarray]:
-    """Stage, rolling depth, breadth and depenetration for one level, returned in the table's row order."""
+def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules, keys: GroupKeys | None = None,
+            fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Stage, rolling depth, breadth and depenetration for one level, returned in the table's row order.
+
+    ``keys``: the table's :class:`GroupKeys` (shared between levels); ``"_order"`` of the result is None when the
+    level's order is the row order. ``fields``: the series to return (all by default; the others are not
+    restored to row order).
+    """
+    if keys is None:
+        keys = GroupKeys(coded)
     window = rules.speaker_window if by_speaker else rules.window
-    order, codes = ordering(coded, by_speaker)
+    order, codes = keys.ordering(by_speaker)
     # breadth first, while few row arrays are held (lower peak memory)
-    positions, topics = topic_positions(coded["topics"], order)
+    positions, topics = topic_positions(keys.topics, order)
     cum_breadth, window_breadth = breadth_series(codes, positions, topics, window)
     del positions, topics
     starts = group_starts(codes)
-    depth = coded["depth"].to_numpy(float)[order]
+    depth = coded["depth"].to_numpy(float)
+    if order is not None:
+        depth = depth[order]
     rolling = rolling_mean(depth, starts, window)
 
     # Stage.
@@ -277,9 +409,14 @@ def _series(coded: pd.DataFrame, by_speaker: bool, rules: StageRules) -> dict[st
     out = {}
     for name in list(values):
         array = values.pop(name)               # freed as soon as it is restored to row order
-        restored = np.empty_like(array)
-        restored[order] = array
-        out[name] = restored
+        if fields is not None and name not in fields:
+            continue
+        if order is not None:
+            restored = np.empty_like(array)
+            restored[order] = array
+            array = restored
+            del restored
+        out[name] = array
         del array
     out["_order"], out["_codes"] = order, codes
     return out
@@ -301,7 +438,9 @@ def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFram
     * ``depenetration`` (bool) and ``depenetration_kind`` (``"depth"``, ``"breadth"``, ``"depth+breadth"`` or
       ``""``) for the dyad; ``speaker_depenetration`` (bool) for the speaker's own series.
     """
-    dyad = _series(coded, False, rules)
+    keys = GroupKeys(coded)
+    dyad = _series(coded, False, rules, keys, fields=("stage", "rolling_depth", "cum_breadth", "window_breadth",
+                                                      "depenetration", "depenetration_kind"))
     columns = {
         "stage": _stage_labels(dyad["stage"]),
         "stage_rolling_depth": dyad["rolling_depth"],
@@ -311,7 +450,7 @@ def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFram
         "depenetration_kind": KIND_NAMES[dyad["depenetration_kind"]],
     }
     del dyad                                   # its other series are not needed (lower peak memory)
-    speaker = _series(coded, True, rules)
+    speaker = _series(coded, True, rules, keys, fields=("stage", "rolling_depth", "cum_breadth", "depenetration"))
     columns.update({
         "speaker_stage": _stage_labels(speaker["stage"]),
         "speaker_stage_rolling_depth": speaker["rolling_depth"],
@@ -327,21 +466,29 @@ EVENT_COLUMNS = ["conversation_id", "level", "speaker", "start_turn", "end_turn"
 
 
 def depenetration_events(coded: pd.DataFrame, rules: StageRules = StageRules(), *,
-                         levels: tuple[str, ...] = ("dyad", "speaker")) -> pd.DataFrame:
+                         levels: tuple[str, ...] = ("dyad", "speaker"), keys: GroupKeys | None = None
+                         ) -> pd.DataFrame:
     """One row per depenetration episode (a run of consecutive flagged rows).
 
     Columns: ``conversation_id``, ``level`` (``"dyad"`` or ``"speaker"``), ``speaker`` (None for the dyad),
     ``start_turn``, ``end_turn``, ``n_turns`` (rows in the run), ``kind`` (``depth`` / ``breadth`` /
     ``depth+breadth``: every kind seen in the run), ``depth_before`` (mean depth of the window before the first
     flagged row's window), ``depth_after`` (mean depth of the last window of the run), ``breadth_before`` /
-    ``breadth_after`` (window breadth, same windows).
+    ``breadth_after`` (window breadth, same windows). ``keys``: the table's :class:`GroupKeys`, when the caller
+    has them already.
     """
     turn = coded["turn"].to_numpy() if "turn" in coded.columns else np.arange(len(coded))
+    if keys is None:
+        keys = GroupKeys(coded)
     frames = []
     for level in levels:
         by_speaker = level == "speaker"
-        values = _series(coded, by_speaker, rules)
+        values = _series(coded, by_speaker, rules, keys, fields=(
+            "depenetration", "depenetration_kind", "previous_depth", "rolling_depth", "previous_breadth",
+            "window_breadth"))
         order, codes = values["_order"], values["_codes"]
+        if order is None:
+            order = np.arange(len(coded))
         flag = values["depenetration"][order]
         if not flag.any():
             continue
