@@ -159,9 +159,9 @@ def analyze(
     if not isinstance(coded.index, pd.RangeIndex) or coded.index.start != 0 or coded.index.step != 1:
         coded = coded.reset_index(drop=True)
     # add the measured columns without copying the table's columns
-    coded = pd.concat([coded, trajectories(coded)], axis=1, copy=False)
+    coded = _with_columns(coded, trajectories(coded))
     release_memory()
-    coded = pd.concat([coded, stages(coded)[STAGE_COLUMNS]], axis=1, copy=False)
+    coded = _with_columns(coded, stages(coded)[STAGE_COLUMNS])
     release_memory()
     # corpus counts for the summary now, while few result tables are held (their temporaries, e.g. the exploded
     # topics, then do not add to the peak memory); ``coded`` does not change after this point
@@ -287,6 +287,14 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
         "srm_effects": srm.effects,
         "summary": summary,
     }
+
+
+def _with_columns(frame: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``pd.concat([frame, new], axis=1)`` (same index) without copying ``frame``'s columns: concat merges
+    columns of one dtype into one block, which copies them (tens of MiB per call at a million rows)."""
+    columns = {name: frame[name] for name in frame.columns}
+    columns.update((name, new[name]) for name in new.columns)
+    return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
 def release_memory() -> None:
