@@ -255,13 +255,16 @@ def permutation_nulls(key, circular, n_draws, depth, disclosed, codes, table, le
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, role_b, index_in_role,
-                 b_rows, b_start, b_count, observed_r, observed_rec, tally_r, tally_rec, total_r, total_rec,
-                 pseudo_r, pseudo_rec):
+                 b_depth, b_disclosed, b_start, b_count, observed_r, observed_rec, tally_r, tally_rec, total_r,
+                 total_rec, pseudo_z, pseudo_rec):
     """Every eligible dyad against each of its pseudo-dyad partners (as ``PseudoDyads.source``), tallied in place.
 
     ``depth`` / ``disclosed`` in table row order; ``prev`` / ``nxt`` the table rows of each pair, pairs grouped by
-    conversation (``pair_start``); the candidate arrays as in ``PseudoDyads``. Writes r_lag and conditional
-    reciprocity of candidate k of conversation c to ``pseudo_r[k, c]`` / ``pseudo_rec[k, c]`` (NaN where not eligible).
+    conversation (``pair_start``); the candidate arrays as in ``PseudoDyads``, with the second speakers' codes in
+    the order of ``PseudoDyads.b_rows`` (``b_depth`` / ``b_disclosed``: each dyad's contiguous, so a candidate is
+    read from one or two cache lines). Writes Fisher z of r_lag (atanh of r clipped to ±0.999) and conditional
+    reciprocity of candidate k of conversation c to ``pseudo_z[c, k]`` / ``pseudo_rec[c, k]`` (NaN where not eligible
+    or undefined).
 
     In a two-speaker dyad every pair has one turn of the second speaker B, whose value v_i (its i-th turn) the
     partner replaces; the pair sums are therefore linear in the partner's values: e.g. Σ xy = Σ_i v_i W_i with
@@ -286,7 +289,7 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
             a, z = prev[q], nxt[q]
             if role_b[a]:                      # B opens, the first speaker answers
                 i = index_in_role[a]
-                y, dn = depth[z], np.float64(disclosed[z])
+                y, dn = np.float64(depth[z]), np.float64(disclosed[z])
                 opens[i] += 1.0
                 depth_weight[i] += y
                 flag_weight[i] += dn
@@ -295,7 +298,7 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
                 next_a += dn
             else:                              # the first speaker opens, B answers
                 i = index_in_role[z]
-                x, dp = depth[a], np.float64(disclosed[a])
+                x, dp = np.float64(depth[a]), np.float64(disclosed[a])
                 answers[i] += 1.0
                 depth_weight[i] += x
                 flag_weight[i] += dp
@@ -309,8 +312,7 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
             n_prev, n_next, n_both = prev_a, next_a, 0.0
             j = 0
             for i in range(own):
-                row = b_rows[start + j]
-                v, d = depth[row], np.float64(disclosed[row])
+                v, d = np.float64(b_depth[start + j]), np.float64(b_disclosed[start + j])
                 sx += opens[i] * v
                 sxx += opens[i] * v * v
                 sy += answers[i] * v
@@ -324,47 +326,59 @@ def pseudo_nulls(depth, disclosed, prev, nxt, pair_start, eligible, candidates, 
                     j = 0
             r = _r_lag(n, sx, sy, sxx, syy, sxy) if q1 > q0 else np.nan
             rec = _conditional(n_prev, n_both, n_next, n) if q1 > q0 else np.nan
-            pseudo_r[k, c] = r
-            pseudo_rec[k, c] = rec
+            pseudo_z[c, k] = _fisher_z(r) if r == r else np.nan
+            pseudo_rec[c, k] = rec
             _tally(r, observed_r[c], c, tally_r, total_r)
             _tally(rec, observed_rec[c], c, tally_rec, total_rec)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def picked_draw_sums(pseudo_r, pseudo_rec, pick):
-    """Corpus-level pseudo-dyad draws: draw b pairs dyad c with candidate ``pick[b, c]``. Returns (4, B): the sums
-    over dyads of Fisher z of r_lag, its count, conditional reciprocity and its count (as ``_CorpusDraws.add``)."""
+def picked_draw_sums(pseudo_z, pseudo_rec, pick):
+    """Corpus-level pseudo-dyad draws: draw b pairs dyad c with candidate ``pick[b, c]`` of ``pseudo_z[c, :]`` (Fisher
+    z of r_lag) and ``pseudo_rec[c, :]``. Returns (4, B): the sums over dyads of z, its count, conditional reciprocity
+    and its count (as ``_CorpusDraws.add``), summed over fixed blocks of dyads (the same sums whatever the threads)."""
     n_draws, n = pick.shape
-    sums = np.zeros((4, n_draws))
-    for b in prange(n_draws):
-        z_sum = z_count = rec_sum = rec_count = 0.0
-        for c in range(n):
-            r = np.float64(pseudo_r[pick[b, c], c])
-            if r == r:
-                z_sum += np.arctanh(min(0.999, max(-0.999, r)))
-                z_count += 1.0
-            rec = np.float64(pseudo_rec[pick[b, c], c])
-            if rec == rec:
-                rec_sum += rec
-                rec_count += 1.0
-        sums[0, b], sums[1, b], sums[2, b], sums[3, b] = z_sum, z_count, rec_sum, rec_count
-    return sums
+    per_block = (n + N_BLOCKS - 1) // N_BLOCKS
+    partial = np.zeros((N_BLOCKS, 4, n_draws))
+    for block in prange(N_BLOCKS):
+        c_first = min(block * per_block, n)
+        c_last = min(c_first + per_block, n)
+        for b in range(n_draws):
+            z_sum = z_count = rec_sum = rec_count = 0.0
+            for c in range(c_first, c_last):
+                z = np.float64(pseudo_z[c, pick[b, c]])
+                defined = z == z
+                z_sum += z if defined else 0.0
+                z_count += defined
+                rec = np.float64(pseudo_rec[c, pick[b, c]])
+                defined = rec == rec
+                rec_sum += rec if defined else 0.0
+                rec_count += defined
+            partial[block, 0, b] = z_sum
+            partial[block, 1, b] = z_count
+            partial[block, 2, b] = rec_sum
+            partial[block, 3, b] = rec_count
+    return partial.sum(axis=0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def resample_means(draws, columns):
     """Means of the rows of ``columns`` (k, n) over each row of dyad indices ``draws`` (B, n): a (B, k) matrix, as
-    the counts of each dyad in the resample times the columns."""
+    the counts of each dyad in the resample times the columns (one count buffer per block of resamples)."""
     n_resamples, n = draws.shape
     k = columns.shape[0]
     means = np.empty((n_resamples, k))
-    for b in prange(n_resamples):
-        counts = np.zeros(n)
-        for i in range(n):
-            counts[draws[b, i]] += 1.0
-        for j in range(k):
-            total = 0.0
+    n_blocks = min(n_resamples, N_BLOCKS)
+    per_block = (n_resamples + n_blocks - 1) // max(n_blocks, 1)
+    for block in prange(n_blocks):
+        counts = np.empty(n, dtype=np.int32)
+        for b in range(block * per_block, min((block + 1) * per_block, n_resamples)):
+            counts[:] = 0
             for i in range(n):
-                total += counts[i] * columns[j, i]
-            means[b, j] = total / n
+                counts[draws[b, i]] += 1
+            for j in range(k):
+                total = 0.0
+                for i in range(n):
+                    total += counts[i] * columns[j, i]
+                means[b, j] = total / n
     return means

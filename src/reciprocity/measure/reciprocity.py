@@ -828,19 +828,22 @@ def _compiled_permutation_nulls(kernel, engine: _NullEngine, key: int, circular:
 
 def _compiled_pseudo_nulls(kernel, engine: _NullEngine, pseudo: PseudoDyads, observed: PairStatistics
                            ) -> tuple[_Tally, _Tally, np.ndarray, np.ndarray]:
-    """Pseudo-dyad nulls through :func:`reciprocity.measure._null_kernel.pseudo_nulls`."""
+    """Pseudo-dyad nulls through :func:`reciprocity.measure._null_kernel.pseudo_nulls`; the per-candidate
+    statistics are returned as (dyad, candidate) arrays: Fisher z of r_lag, and conditional reciprocity."""
     n_conv = engine.n_conversations
     counts_r, counts_rec = np.zeros((3, n_conv), np.int64), np.zeros((3, n_conv), np.int64)
     total_r, total_rec = np.zeros(n_conv), np.zeros(n_conv)
-    pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
-    pseudo_rec = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)
+    # (dyad, candidate) layout: one dyad's candidates are contiguous for the corpus-level picks; Fisher z, not r
+    pseudo_z = np.full((n_conv, pseudo.k), np.nan, dtype=np.float32)
+    pseudo_rec = np.full((n_conv, pseudo.k), np.nan, dtype=np.float32)
     kernel.pseudo_nulls(
-        engine.depth.astype(np.float64), engine.disclosed.astype(np.uint8), engine.order[engine.lp],
-        engine.order[engine.ln], engine.conversation_pair_start, pseudo.eligible, pseudo.candidates, pseudo.role_b,
-        pseudo.index_in_role, pseudo.b_rows, pseudo.b_start, pseudo.b_count, observed.r_lag, observed.conditional,
-        counts_r, counts_rec, total_r, total_rec, pseudo_r, pseudo_rec)
+        engine.depth, engine.disclosed.astype(np.uint8), engine.order[engine.lp], engine.order[engine.ln],
+        engine.conversation_pair_start, pseudo.eligible, pseudo.candidates, pseudo.role_b, pseudo.index_in_role,
+        engine.depth[pseudo.b_rows], engine.disclosed[pseudo.b_rows].astype(np.uint8), pseudo.b_start,
+        pseudo.b_count, observed.r_lag, observed.conditional, counts_r, counts_rec, total_r, total_rec,
+        pseudo_z, pseudo_rec)
     return (_Tally.from_counts(observed.r_lag, counts_r, total_r),
-            _Tally.from_counts(observed.conditional, counts_rec, total_rec), pseudo_r, pseudo_rec)
+            _Tally.from_counts(observed.conditional, counts_rec, total_rec), pseudo_z, pseudo_rec)
 
 
 def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutations: int = 200,
@@ -947,7 +950,7 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     pseudo = pseudo_dyads(conversation_code, coded[SPEAKER].to_numpy(), n_conv, pseudo_rng, pseudo_pool,
                           speaker_code=speaker_code)
     if kernel is not None:
-        tally_r["pseudo"], tally_rec["pseudo"], pseudo_r, pseudo_rec = _compiled_pseudo_nulls(
+        tally_r["pseudo"], tally_rec["pseudo"], pseudo_z, pseudo_rec = _compiled_pseudo_nulls(
             kernel, layout, pseudo, observed)
     else:
         pseudo_r = np.full((pseudo.k, n_conv), np.nan, dtype=np.float32)   # kept for the corpus-level draws only
@@ -1015,7 +1018,7 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
                 stop = min(n_permutations, start + step)
                 pick = pseudo_rng.integers(0, pseudo.k, size=(stop - start, n_conv))
                 if kernel is not None:
-                    sums = kernel.picked_draw_sums(pseudo_r, pseudo_rec, pick)
+                    sums = kernel.picked_draw_sums(pseudo_z, pseudo_rec, pick)
                     for target, values in zip((draws.z, draws.z_count, draws.rec, draws.rec_count), sums):
                         target[start:stop] += values
                 else:
