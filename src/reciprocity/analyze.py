@@ -234,18 +234,13 @@ def reciprocity_statistics(coded: pd.DataFrame, pairs: pd.DataFrame, *, seed: in
     layer = lag_sequential(coded, pairs, "layer")
     release_memory()
     disclosure = lag_sequential(coded, pairs, "disclosure")
-    # codes as integers before concatenating (bools of disclosure -> 0/1, vectorised): the concatenation then stays
-    # numeric instead of going through object columns. The per-dyad tables (20 rows per dyad) are narrowed to
-    # int8 codes, int32 counts and a categorical ``code``: same values, about 40% less memory.
+    # one integer dtype for the codes of both tables (bools of disclosure -> 0/1) and one categorical ``code``, so
+    # that the concatenations stay narrow (no object columns)
     code_type = pd.CategoricalDtype(["layer", "disclosure"])
-    for table, narrow in ((layer.corpus, False), (disclosure.corpus, False), (layer.by_dyad, True),
-                          (disclosure.by_dyad, True)):
+    for table in (layer.corpus, disclosure.corpus, layer.by_dyad, disclosure.by_dyad):
         for column in ("from", "to"):
-            table[column] = table[column].to_numpy().astype(np.int8 if narrow else np.int64)
-        if narrow:
-            for column in ("count", "row_total", "col_total", "n"):
-                table[column] = table[column].to_numpy().astype(np.int32)
-            table["code"] = table["code"].astype(code_type)
+            table[column] = table[column].to_numpy().astype(np.int8)
+        table["code"] = table["code"].astype(code_type)
     transitions = pd.concat([layer.corpus, disclosure.corpus], ignore_index=True)
     dyad_transitions = pd.concat([layer.by_dyad, disclosure.by_dyad], ignore_index=True)
     yules_q = disclosure.yules_q

@@ -93,17 +93,28 @@ def transition_table(codes: np.ndarray, prev: np.ndarray, nxt: np.ndarray, group
 
 
 def _long(cells: dict[str, np.ndarray], categories: list, code: str) -> pd.DataFrame:
+    """One row per (group, from, to) cell. Narrow dtypes (a per-dyad table has 16 or 4 rows per dyad): ``code`` is
+    categorical, ``from``/``to`` keep integer or boolean categories in the smallest integer dtype (or bool), counts
+    are int32 (int64 when a count could exceed it)."""
     n_groups, k, _ = cells["count"].shape
+    values = np.asarray(categories)
+    if values.dtype.kind in "iu" and len(values) and -128 <= values.min() and values.max() <= 127:
+        values = values.astype(np.int8)
+    elif values.dtype.kind not in "iub":
+        values = values.astype(object)
+    total = float(cells["n"].max()) if cells["n"].size else 0.0
+    count_type = np.int32 if total < 2**31 else np.int64
     frame = pd.DataFrame({
         "group": np.repeat(np.arange(n_groups), k * k),
-        "code": code,
-        "from": np.tile(np.repeat(np.asarray(categories, dtype=object), k), n_groups),
-        "to": np.tile(np.tile(np.asarray(categories, dtype=object), k), n_groups),
-    })
-    for name, values in cells.items():
-        frame[name] = values.reshape(-1)
-    for name in ("count", "row_total", "col_total", "n"):
-        frame[name] = frame[name].astype("int64")
+        "code": pd.Categorical.from_codes(np.zeros(n_groups * k * k, dtype=np.int8), categories=[code]),
+        "from": np.tile(np.repeat(values, k), n_groups),
+        "to": np.tile(values, n_groups * k),
+    }, copy=False)
+    for name, cell in cells.items():
+        if name in ("count", "row_total", "col_total", "n"):
+            frame[name] = cell.reshape(-1).astype(count_type)
+        else:
+            frame[name] = cell.reshape(-1)
     return frame
 
 
