@@ -161,7 +161,7 @@ def analyze(
     # add the measured columns without copying the table's columns
     coded = _with_columns(coded, trajectories(coded))
     release_memory()
-    coded = _with_columns(coded, stages(coded)[STAGE_COLUMNS])
+    coded = _with_columns(coded, stages(coded, columns=STAGE_COLUMNS))
     release_memory()
     # corpus counts for the summary now, while few result tables are held (their temporaries, e.g. the exploded
     # topics, then do not add to the peak memory); ``coded`` does not change after this point

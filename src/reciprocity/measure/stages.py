@@ -426,11 +426,28 @@ def _stage_labels(codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int64), dtype=STAGE_DTYPE)
 
 
-def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFrame:
+#: Output columns of :func:`stages`: (level, series of :func:`_series`) each.
+STAGE_OUTPUTS: dict[str, tuple[str, str]] = {
+    "stage": ("dyad", "stage"),
+    "stage_rolling_depth": ("dyad", "rolling_depth"),
+    "stage_breadth": ("dyad", "cum_breadth"),
+    "window_breadth": ("dyad", "window_breadth"),
+    "depenetration": ("dyad", "depenetration"),
+    "depenetration_kind": ("dyad", "depenetration_kind"),
+    "speaker_stage": ("speaker", "stage"),
+    "speaker_stage_rolling_depth": ("speaker", "rolling_depth"),
+    "speaker_stage_breadth": ("speaker", "cum_breadth"),
+    "speaker_depenetration": ("speaker", "depenetration"),
+}
+
+
+def stages(coded: pd.DataFrame, rules: StageRules = StageRules(), *, columns: list[str] | None = None
+           ) -> pd.DataFrame:
     """Per-utterance penetration stage and depenetration flags, aligned to ``coded`` (same index).
 
     ``coded`` needs ``conversation_id``, ``speaker``, ``depth`` and ``topics`` (lists; may be empty), and
-    optionally ``turn`` (row order within a conversation otherwise). Columns:
+    optionally ``turn`` (row order within a conversation otherwise). Columns (``columns``: only these, in this
+    order; all by default):
 
     * ``stage`` / ``speaker_stage`` — ordered categorical over :data:`STAGES`, for the dyad / the speaker;
     * ``stage_rolling_depth`` / ``speaker_stage_rolling_depth`` — rolling mean depth used by the rule;
@@ -438,27 +455,30 @@ def stages(coded: pd.DataFrame, rules: StageRules = StageRules()) -> pd.DataFram
     * ``depenetration`` (bool) and ``depenetration_kind`` (``"depth"``, ``"breadth"``, ``"depth+breadth"`` or
       ``""``) for the dyad; ``speaker_depenetration`` (bool) for the speaker's own series.
     """
+    wanted = list(STAGE_OUTPUTS) if columns is None else list(columns)
+    unknown = [name for name in wanted if name not in STAGE_OUTPUTS]
+    if unknown:
+        raise ValueError(f"unknown stage column(s) {unknown}; known: {list(STAGE_OUTPUTS)}")
     keys = GroupKeys(coded)
-    dyad = _series(coded, False, rules, keys, fields=("stage", "rolling_depth", "cum_breadth", "window_breadth",
-                                                      "depenetration", "depenetration_kind"))
-    columns = {
-        "stage": _stage_labels(dyad["stage"]),
-        "stage_rolling_depth": dyad["rolling_depth"],
-        "stage_breadth": dyad["cum_breadth"],
-        "window_breadth": dyad["window_breadth"],
-        "depenetration": dyad["depenetration"].astype(bool),
-        "depenetration_kind": KIND_NAMES[dyad["depenetration_kind"]],
-    }
-    del dyad                                   # its other series are not needed (lower peak memory)
-    speaker = _series(coded, True, rules, keys, fields=("stage", "rolling_depth", "cum_breadth", "depenetration"))
-    columns.update({
-        "speaker_stage": _stage_labels(speaker["stage"]),
-        "speaker_stage_rolling_depth": speaker["rolling_depth"],
-        "speaker_stage_breadth": speaker["cum_breadth"],
-        "speaker_depenetration": speaker["depenetration"].astype(bool),
-    })
-    del speaker
-    return pd.DataFrame(columns, index=coded.index)
+    out: dict[str, object] = {}
+    for level in ("dyad", "speaker"):
+        names = [name for name in wanted if STAGE_OUTPUTS[name][0] == level]
+        if not names:
+            continue
+        # only the requested series are restored to row order; the others are freed with the level (lower peak)
+        values = _series(coded, level == "speaker", rules, keys,
+                         fields=tuple(dict.fromkeys(STAGE_OUTPUTS[name][1] for name in names)))
+        for name in names:
+            series = values[STAGE_OUTPUTS[name][1]]
+            if STAGE_OUTPUTS[name][1] == "stage":
+                series = _stage_labels(series)
+            elif STAGE_OUTPUTS[name][1] == "depenetration":
+                series = series.astype(bool)
+            elif STAGE_OUTPUTS[name][1] == "depenetration_kind":
+                series = KIND_NAMES[series]
+            out[name] = series
+        del values
+    return pd.DataFrame({name: out[name] for name in wanted}, index=coded.index)
 
 
 EVENT_COLUMNS = ["conversation_id", "level", "speaker", "start_turn", "end_turn", "n_turns", "kind",
