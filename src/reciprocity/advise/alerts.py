@@ -322,17 +322,19 @@ def advise(coded: pd.DataFrame, rules: AlertRules = AlertRules()) -> pd.DataFram
     parts = [unreciprocated(o, rules), premature(o, rules), imbalance(o, rules)]
     parts = [p for p in parts if len(p)]
     frames = [p.drop(columns="_row") for p in parts]
-    dep = depenetration_alerts(coded, rules, o.keys)
-    if len(dep):
-        frames.append(dep)
-    if not frames:
-        return _empty()
-    out = pd.concat(frames, ignore_index=True)
     if np.all(o.conv >= 0):
         # conversations in order of first appearance = their codes' order (the rows are grouped by code)
         conversations = o.conversation_ids[o.position == 0]
     else:
         conversations = pd.unique(o.conversation_ids)
+    keys = o.keys
+    del o, parts                 # the ordered arrays are not needed for depenetration (lower peak memory)
+    dep = depenetration_alerts(coded, rules, keys)
+    if len(dep):
+        frames.append(dep)
+    if not frames:
+        return _empty()
+    out = pd.concat(frames, ignore_index=True)
     conv_rank = pd.Series(np.arange(len(conversations)), index=conversations)
     out["_conv"] = conv_rank.reindex(out["conversation_id"]).to_numpy()
     out["_kind"] = pd.Categorical(out["kind"], categories=list(KINDS)).codes
