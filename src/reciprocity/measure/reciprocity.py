@@ -58,25 +58,42 @@ class PairStatistics:
 
 def pair_statistics(depth: np.ndarray, disclosed: np.ndarray, prev: np.ndarray, nxt: np.ndarray,
                     group: np.ndarray, n_groups: int) -> PairStatistics:
-    """Lagged matching, matching index and conditional reciprocity per group, from sums (vectorised)."""
+    """Lagged matching, matching index and conditional reciprocity per group, from sums (vectorised; one
+    pair-length scratch array is reused for the products, so few pair-length temporaries are alive at once)."""
 
     def total(values: np.ndarray) -> np.ndarray:
         return np.bincount(group, weights=values, minlength=n_groups)
 
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(group[mask], minlength=n_groups).astype(float)
+
     x, y = depth[prev], depth[nxt]
     n = np.bincount(group, minlength=n_groups).astype(float)
     sx, sy = total(x), total(y)
+    scratch = np.multiply(x, y)
+    sxy = total(scratch)
+    sxx = total(np.multiply(x, x, out=scratch))
+    syy = total(np.multiply(y, y, out=scratch))
+    # matching index terms 1 - |y - x| / (x + y + eps), computed in place
+    np.subtract(y, x, out=scratch)
+    np.abs(scratch, out=scratch)
+    x += y
+    x += EPSILON
+    scratch /= x
+    np.subtract(1.0, scratch, out=scratch)
+    matching_sum = total(scratch)
+    del x, y, scratch
+    prev_disclosed, next_disclosed = disclosed[prev].astype(bool), disclosed[nxt].astype(bool)
+    n_prev, n_next = count(prev_disclosed), count(next_disclosed)
+    prev_disclosed &= next_disclosed
+    n_both = count(prev_disclosed)
+    del prev_disclosed, next_disclosed
     with np.errstate(invalid="ignore", divide="ignore"):
-        numerator = n * total(x * y) - sx * sy
-        denominator = np.sqrt((n * total(x * x) - sx**2) * (n * total(y * y) - sy**2))
+        numerator = n * sxy - sx * sy
+        denominator = np.sqrt((n * sxx - sx**2) * (n * syy - sy**2))
         r_lag = np.where((n >= 3) & (denominator > EPSILON), numerator / denominator, np.nan)
-        matching = total(1.0 - np.abs(y - x) / (x + y + EPSILON)) / n
-        prev_disclosed = disclosed[prev].astype(float)
-        next_disclosed = disclosed[nxt].astype(float)
-        n_prev = total(prev_disclosed)
-        conditional = np.where(
-            n_prev > 0, total(prev_disclosed * next_disclosed) / n_prev - total(next_disclosed) / n, np.nan
-        )
+        matching = matching_sum / n
+        conditional = np.where(n_prev > 0, n_both / n_prev - n_next / n, np.nan)
     return PairStatistics(n, np.clip(r_lag, -1, 1), matching, conditional)
 
 
