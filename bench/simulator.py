@@ -1,7 +1,7 @@
 """Simulator throughput: our simulator vs a straightforward Mesa agent-based implementation.
 
 Ours is the default engine of :func:`reciprocity.model.simulate_arrays` — the compiled Numba kernel when the
-``sim`` extra is installed (parallel over dyads on every core Numba sees), else the vectorised NumPy core; the
+``numba`` extra (also named ``sim``) is installed (parallel over dyads on every core Numba sees), else the vectorised NumPy core; the
 NumPy engine's rate is reported as well. Same rules, same scenario (scenarios/baseline.toml), in one invocation;
 each side is timed ``--repeats`` times (default 3) and its fastest run reported. The Mesa side runs in its own interpreter
 (``bench/.venv-mesa``; create it with ``python3 -m venv bench/.venv-mesa && bench/.venv-mesa/bin/pip install mesa

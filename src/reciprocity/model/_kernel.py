@@ -1,7 +1,7 @@
 """Compiled simulation kernels (Numba): the rules of :mod:`reciprocity.model.simulate`, parallel over dyads.
 
 Used by :func:`reciprocity.model.simulate.simulate_arrays` when Numba is importable (``pip install
-reciprocity[sim]``); the NumPy engine there is the reference implementation and the fallback, and
+reciprocity[numba]``, also named ``sim``); the NumPy engine there is the reference implementation and the fallback, and
 ``tests/test_model_simulate.py`` checks that both give the same distributions.
 
 * :func:`run_dyads` (k = 2, the common case): ``prange`` over blocks of 512 dyads; per turn, one branch-free loop

@@ -287,7 +287,7 @@ def simulate_arrays(params_or_scenario: "Params | Scenario | str | Path | dict |
         raise ValueError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
     kernel = _numba_kernel() if engine != "numpy" else None
     if engine == "numba" and kernel is None:
-        raise ImportError("engine='numba' needs numba: pip install 'reciprocity[sim]'")
+        raise ImportError("engine='numba' needs numba: pip install 'reciprocity[numba]'")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     e = effective(p)
     if kernel is not None:
