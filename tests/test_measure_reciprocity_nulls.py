@@ -139,3 +139,16 @@ def test_lagged_multilevel_too_little_data() -> None:
     table = synthetic_dyads(1, 6, reciprocity=0.2, seed=0)
     result = lagged_multilevel(table, turn_pairs(table))
     assert result.params.empty and "too few" in result.fit["fallback_reason"]
+
+
+def test_pairs_that_are_not_speaker_changes_are_rejected() -> None:
+    table = synthetic_dyads(6, 8, seed=5)
+    pairs = turn_pairs(table)
+    same_speaker = pd.concat([pairs, pd.DataFrame({"prev": [0], "next": [2], "conversation": [0]})],
+                             ignore_index=True)
+    with pytest.raises(ValueError, match="not a speaker change"):
+        reciprocity_tests(table, same_speaker, n_permutations=5)
+    across = pd.concat([pairs, pd.DataFrame({"prev": [7], "next": [8], "conversation": [1]})], ignore_index=True)
+    assert table["conversation_id"].iloc[7] != table["conversation_id"].iloc[8]
+    with pytest.raises(ValueError, match="1 such pair"):
+        reciprocity_tests(table, across, n_permutations=5)

@@ -168,7 +168,7 @@ def permutation_nulls(key, circular, n_draws, depth, disclosed, codes, table, le
     n_conversations = len(row_start) - 1
     packed = len(codes) > 0
     n_codes, s1, s2, s3, mask_xy, mask_flag = fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
-    identity = np.arange(len(depth) if not packed else 0).astype(np.int32)
+    identity = np.arange(len(depth) if not packed else 0).astype(lp.dtype)      # row indices, pairs' dtype
     longest = 1
     for c in range(n_conversations):
         longest = max(longest, row_start[c + 1] - row_start[c])
@@ -178,7 +178,7 @@ def permutation_nulls(key, circular, n_draws, depth, disclosed, codes, table, le
         most_segments = max(most_segments, segment_start_of_conversation[c + 1] - segment_start_of_conversation[c])
     for block in prange(N_BLOCKS):
         local_code = np.empty(longest, dtype=np.uint8)
-        local_row = np.empty(longest, dtype=np.int32)
+        local_row = np.empty(longest, dtype=lp.dtype)
         r_draws = np.empty(n_draws)
         rec_draws = np.empty(n_draws)
         speaker_draws = np.empty((most_segments, n_draws))

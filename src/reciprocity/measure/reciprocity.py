@@ -733,7 +733,6 @@ class _Tally:
             p = (1.0 + self.greater + u * self.ties) / (1.0 + self.valid)
         return np.where(np.isnan(self.observed) | (self.valid == 0), np.nan, p)
 
-
     @classmethod
     def from_counts(cls, observed: np.ndarray, counts: np.ndarray, total: np.ndarray) -> "_Tally":
         """A tally from (3, k) counts (greater, ties, valid) and totals, as the compiled kernels return them."""
@@ -916,6 +915,13 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     depth = coded["depth"].to_numpy(float)
     disclosed = coded["disclosure"].to_numpy(bool)
     prev, nxt = pairs["prev"].to_numpy(), pairs["next"].to_numpy()
+    # a pair is a speaker change within a conversation (THEORY.md §3): the null engines rely on it
+    invalid = (speaker_code[prev] == speaker_code[nxt]) | (conversation_code[prev] != conversation_code[nxt])
+    if invalid.any():
+        first = int(np.flatnonzero(invalid)[0])
+        raise ValueError(f"pairs row {first} (prev={int(prev[first])}, next={int(nxt[first])}) is not a speaker "
+                         f"change within one conversation; {int(invalid.sum())} such pair(s) (use turn_pairs)")
+    del invalid
     by_conversation = conversation_code[nxt]
     by_responder = speaker_code[nxt]
     n_conv = len(conversations)

@@ -94,8 +94,8 @@ def transition_table(codes: np.ndarray, prev: np.ndarray, nxt: np.ndarray, group
 
 def _long(cells: dict[str, np.ndarray], categories: list, code: str) -> pd.DataFrame:
     """One row per (group, from, to) cell. Narrow dtypes (a per-dyad table has 16 or 4 rows per dyad): ``code`` is
-    categorical, ``from``/``to`` keep integer or boolean categories in the smallest integer dtype (or bool), counts
-    are int32 (int64 when a count could exceed it)."""
+    categorical, ``from``/``to`` are int8 for integer categories within int8 (bool for boolean ones, the categories'
+    own dtype for other integers, object otherwise), counts are int32 (int64 when a count could exceed it)."""
     n_groups, k, _ = cells["count"].shape
     values = np.asarray(categories)
     if values.dtype.kind in "iu" and len(values) and -128 <= values.min() and values.max() <= 127:

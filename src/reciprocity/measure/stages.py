@@ -183,7 +183,8 @@ class GroupKeys:
         return None if self._dyad_order is False else self._dyad_order
 
     def ordering(self, by_speaker: bool) -> tuple[np.ndarray | None, np.ndarray]:
-        """``(order, codes)`` as :func:`ordering`, except that ``order`` is None for the identity order."""
+        """Row order that makes each conversation (or conversation × speaker) contiguous, in turn order, and the
+        group code of each row in that order: ``(order, codes)``; ``order`` is None for the identity order."""
         dyad = self.dyad_order
         if not by_speaker:
             return dyad, (self.conversation if dyad is None else self.conversation[dyad])
@@ -203,15 +204,6 @@ class GroupKeys:
         if self._topics is None:
             self._topics = exploded_topics(self.coded["topics"])
         return self._topics
-
-
-def ordering(coded: pd.DataFrame, by_speaker: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row order that makes each conversation (or conversation × speaker) contiguous, in turn order.
-
-    Returns ``(order, codes)`` with ``codes`` the group code of each row in that order.
-    """
-    order, codes = GroupKeys(coded).ordering(by_speaker)
-    return (np.arange(len(coded)) if order is None else order), codes
 
 
 def explode_topics(topics: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
