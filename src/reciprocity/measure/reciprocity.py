@@ -909,6 +909,8 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     speaker_code = pd.factorize(conversation_code.astype(np.int64) * (int(speaker_in_table.max()) + 1 if len(coded)
                                                                       else 1) + speaker_in_table)[0]
     del speaker_in_table
+    if len(coded) < 2**31 - 1:            # row-length code arrays in int32: less memory, same codes
+        conversation_code, speaker_code = conversation_code.astype(np.int32), speaker_code.astype(np.int32)
     n_spk = int(speaker_code.max()) + 1 if len(speaker_code) else 0
     first_row = np.zeros(n_spk, dtype=np.int64)
     first_row[speaker_code[::-1]] = np.arange(len(speaker_code))[::-1]
@@ -996,6 +998,9 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
             pseudo_r[ks.start:ks.stop, c0:c1], pseudo_rec[ks.start:ks.stop, c0:c1] = r_lag, conditional
             del r_lag, conditional
     tally_rec_spk = {name: _Remapped(tally, rank) for name, tally in tally_rec_spk.items()}
+    # the layout and the candidate lists are not needed any more (lower peak memory for the summary and bootstrap)
+    n_candidates, pseudo_eligible = pseudo.k, pseudo.eligible
+    del layout, pseudo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # groups with no defined statistic
@@ -1033,13 +1038,13 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
     for name in NULLS:
         if name == "pseudo":
             # corpus null draws: each draw pairs every dyad with one of its K partners at random
-            draws = _CorpusDraws(n_permutations if pseudo.k else 0)
+            draws = _CorpusDraws(n_permutations if n_candidates else 0)
             columns = np.arange(n_conv)
             # a quarter of the element budget per step: small temporaries (the draws do not depend on the step)
             step = max(1, batch_elements // 4 // max(n_conv, 1))
-            for start in range(0, n_permutations if pseudo.k else 0, step):
+            for start in range(0, n_permutations if n_candidates else 0, step):
                 stop = min(n_permutations, start + step)
-                pick = pseudo_rng.integers(0, pseudo.k, size=(stop - start, n_conv))
+                pick = pseudo_rng.integers(0, n_candidates, size=(stop - start, n_conv))
                 if kernel is not None:
                     sums = kernel.picked_draw_sums(pseudo_z, pseudo_rec, pick)
                     for target, values in zip((draws.z, draws.z_count, draws.rec, draws.rec_count), sums):
@@ -1049,8 +1054,8 @@ def reciprocity_tests(coded: pd.DataFrame, pairs: pd.DataFrame, *, n_permutation
                               pseudo_rec[pick, columns].astype(float))
                 del pick
             draws_r, draws_rec = draws.result()
-            mask = pseudo.eligible
-            n_null = pseudo.k
+            mask = pseudo_eligible
+            n_null = n_candidates
         else:
             draws_r, draws_rec = corpus[name].result()
             mask = np.ones(n_conv, dtype=bool)
