@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reciprocity._compiled import optional_kernel
 from reciprocity.measure.pairs import sorted_codes
 from reciprocity.schema import CONVERSATION, SPEAKER
 
@@ -552,12 +553,7 @@ class _NullEngine:
             np.multiply(y, y, out=features[:, 3])
             np.multiply(x, y, out=features[:, 4])
             del x, y
-            flags = self.disclosed[source]
-            px, ny = flags[lp], flags[ln]
-            del flags
-            features[:, 5], features[:, 7] = px, ny
-            np.multiply(px, ny, out=features[:, 6])
-            del px, ny
+            _flag_features(self, source, lp, ln, features[:, 5:8])
             segment_sums = _segment_sums(self, features.reshape(n_pairs, 8 * batch), g0, g1, q0)
             del features
             rows, summed = _conversation_sums(self, segment_sums, g0, g1, c0)
@@ -613,12 +609,7 @@ def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers
         else:
             features = np.empty((n_pairs, 4, batch), dtype=self.dtype)
             np.multiply(values[lp], values[ln], out=features[:, 0])
-            flags = self.disclosed[source]
-            px, ny = flags[lp], flags[ln]
-            del flags
-            features[:, 1], features[:, 3] = px, ny
-            np.multiply(px, ny, out=features[:, 2])
-            del px, ny
+            _flag_features(self, source, lp, ln, features[:, 1:4])
             segment_sums = _segment_sums(self, features.reshape(n_pairs, 4 * batch), g0, g1, q0)
             del features
         rows, summed = _conversation_sums(self, segment_sums, g0, g1, c0)
@@ -644,6 +635,16 @@ def _permutation_statistics(self, source: np.ndarray, c0: int, c1: int, speakers
             sums[:, b] += corrected[:, batch:]
         del stacked
     return _finish_statistics(self, sums, by_speaker, c0, c1, k0, k1, speakers)
+
+
+def _flag_features(self, source: np.ndarray, lp: np.ndarray, ln: np.ndarray, out: np.ndarray) -> None:
+    """Write the disclosure features of each pair and draw into ``out`` (pairs, 3, B): prev disclosed, both
+    disclosed, next disclosed, for (rows, B) ``source`` maps and the chunk's pair rows ``lp`` / ``ln``."""
+    flags = self.disclosed[source]
+    px, ny = flags[lp], flags[ln]
+    del flags
+    out[:, 0], out[:, 2] = px, ny
+    np.multiply(px, ny, out=out[:, 1])
 
 
 def _segment_sums(self, features: np.ndarray, g0: int, g1: int, q0: int) -> np.ndarray:
@@ -787,20 +788,9 @@ class _CorpusDraws:
         return r, rec
 
 
-_KERNEL = None
-
-
 def _compiled_kernel():
     """The compiled null kernels (:mod:`reciprocity.measure._null_kernel`), or None without Numba."""
-    global _KERNEL
-    if _KERNEL is None:
-        try:
-            from reciprocity.measure import _null_kernel
-        except ImportError:       # numba not installed: the NumPy engine is used
-            _KERNEL = False
-        else:
-            _KERNEL = _null_kernel
-    return _KERNEL or None
+    return optional_kernel("reciprocity.measure._null_kernel")
 
 
 def null_engines() -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reciprocity._compiled import optional_kernel
 from reciprocity.model.params import Params, Scenario, resolve_params
 from reciprocity.schema import TOPICS
 
@@ -249,23 +250,13 @@ def layer_of(depth: np.ndarray) -> np.ndarray:
 
 
 def available_engines() -> tuple[str, ...]:
-    """Simulation engines usable here: ``"numba"`` (compiled kernel, optional extra ``sim``) and ``"numpy"``."""
+    """Simulation engines usable here: ``"numba"`` (compiled kernel, optional extra ``numba``) and ``"numpy"``."""
     return ("numba", "numpy") if _numba_kernel() is not None else ("numpy",)
 
 
 def _numba_kernel():
-    global _KERNEL
-    if _KERNEL is None:
-        try:
-            from reciprocity.model import _kernel
-        except ImportError:       # numba not installed: the NumPy engine is used
-            _KERNEL = False
-        else:
-            _KERNEL = _kernel
-    return _KERNEL or None
-
-
-_KERNEL = None
+    """The compiled simulation kernel (:mod:`reciprocity.model._kernel`), or None without Numba."""
+    return optional_kernel("reciprocity.model._kernel")
 
 
 def simulate_arrays(params_or_scenario: "Params | Scenario | str | Path | dict | None", n_dyads: int,
