@@ -71,19 +71,28 @@ def arrow_strings(values: pd.Series | np.ndarray) -> pd.api.extensions.Extension
 
 
 def _shared_lists(values: pd.Series) -> np.ndarray:
-    """Object array of lists in which lists with the same items share one list object."""
+    """Object array of lists in which lists with the same items share one list object.
+
+    Rows that already share a value object are grouped first (by identity), so only distinct objects are hashed.
+    """
+    items = values.to_numpy(dtype=object)
+    if not len(items):
+        return items.copy()
+    codes, _ = pd.factorize(np.fromiter(map(id, items), dtype=np.int64, count=len(items)))
+    first = np.full(int(codes.max()) + 1, len(items), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(items)))
+    distinct = items[first]
     cache: dict[tuple, list] = {}
-    out = np.empty(len(values), dtype=object)
-    for i, value in enumerate(values.tolist()):
+    shared = np.empty(len(distinct), dtype=object)
+    for k, value in enumerate(distinct):
         if type(value) is list:
             try:
-                key = tuple(value)
-                out[i] = cache.setdefault(key, value)
+                shared[k] = cache.setdefault(tuple(value), value)
             except TypeError:  # unhashable items
-                out[i] = value
+                shared[k] = value
         else:
-            out[i] = value
-    return out
+            shared[k] = value
+    return shared[codes]
 
 
 def compact(table: pd.DataFrame, *, text: bool = True) -> pd.DataFrame:

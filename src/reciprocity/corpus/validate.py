@@ -326,7 +326,8 @@ def parse_topics(values: pd.Series) -> pd.Series:
 
     # lists shared between rows (as reciprocity.corpus.compact leaves them) are checked once: rows are grouped by
     # the identity of their value (all values stay alive in ``items``, so identities are unique), each distinct
-    # list is parsed once and shared; other values (text, None, ...) are parsed row by row
+    # list is parsed once and shared; text is parsed once per distinct string (rows with the same text share the
+    # list); other values (tuples, arrays, numbers) are parsed row by row
     items = values.to_numpy(dtype=object)
     out = np.empty(len(items), dtype=object)
     if not len(items):
@@ -340,6 +341,15 @@ def parse_topics(values: pd.Series) -> pd.Series:
     for k in np.flatnonzero(is_list):
         parsed[k] = as_list(distinct[k])
     out[:] = parsed[codes]
-    for i in np.flatnonzero(~is_list[codes]):
-        out[i] = as_list(items[i])
+    rest = np.flatnonzero(~is_list[codes])
+    if len(rest) and pd.api.types.infer_dtype(items[rest], skipna=True) in ("string", "empty"):
+        # text and missing values only: parse each distinct string once (missing -> code -1 -> the last slot, [])
+        text_codes, texts = pd.factorize(items[rest])
+        parsed_text = np.empty(len(texts) + 1, dtype=object)
+        parsed_text[:-1] = [as_list(text) for text in texts]
+        parsed_text[-1] = []
+        out[rest] = parsed_text[text_codes]
+    else:
+        for i in rest:
+            out[i] = as_list(items[i])
     return pd.Series(out, index=values.index, dtype=object)
