@@ -242,3 +242,17 @@ def test_read_returns_compact_tables(tmp_path: Path) -> None:
     table = read(path)
     assert table["text"].dtype == STRING_DTYPE and table["text"].tolist() == ["hi, you", "yes"]
     assert table["conversation_id"].dtype == object
+
+
+def test_topics_parsed_once_per_distinct_value_and_shared() -> None:
+    from reciprocity.corpus.validate import parse_topics
+
+    text = pd.Series(["a; b", None, "a; b", "", "c", np.nan, pd.NA, "c"], dtype=object)
+    parsed = parse_topics(text)
+    assert parsed.tolist() == [["a", "b"], [], ["a", "b"], [], ["c"], [], [], ["c"]]
+    assert parsed.iloc[0] is parsed.iloc[2] and parsed.iloc[4] is parsed.iloc[7]     # same text, one list
+    mixed = pd.Series([("x", 1), "y;z", None, ["w"], 7], dtype=object)             # not all text: row by row
+    assert parse_topics(mixed).tolist() == [["x", "1"], ["y", "z"], [], ["w"], ["7"]]
+    shared = compact(pd.DataFrame({"conversation_id": "c", "speaker": "A", "text": "t",
+                                   "topics": [["p", "q"], ["p", "q"], ["r"], parsed.iloc[4]]}))["topics"]
+    assert shared.iloc[0] is shared.iloc[1] and shared.tolist() == [["p", "q"], ["p", "q"], ["r"], ["c"]]
