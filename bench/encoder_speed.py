@@ -120,6 +120,34 @@ def run_cv(data_dir: Path, seed: int, variants: list[str]) -> dict:
     return out
 
 
+def run_quantisation_check(data_dir: Path, n: int) -> dict:
+    """int8 vs fp32 graph of the shipped (fine-tuned) encoder, same heads: agreement of the per-label decisions and
+    probability differences on ``n`` OffMyChest sentences (seed 1; the final model was trained on them, so this
+    measures only what quantisation changes, not accuracy). Needs ``training/build/encoder.finetuned.fp32.onnx``."""
+    from reciprocity.detect import data as D
+    from reciprocity.detect.accurate import AccurateDetector
+    from reciprocity.detect.accurate.model import ARTIFACT_DIR
+
+    fp32 = BUILD / "encoder.finetuned.fp32.onnx"
+    if not fp32.is_file():
+        return {"status": f"not run: {fp32} not found (made by training/train_accurate.py)"}
+    view = Path(tempfile.mkdtemp())
+    for name in ("heads.json", "heads.npz", "tokenizer.json"):
+        (view / name).symlink_to(ARTIFACT_DIR / name)
+    (view / "encoder.int8.onnx").symlink_to(fp32)
+    sents = D.load_offmychest(data_dir)["text"].sample(n, random_state=1).tolist()
+    a = AccurateDetector.load().predict(sents)
+    b = AccurateDetector.load(view).predict(sents)
+    out: dict = {"n_sentences": n}
+    for label, col in (("info", "info_disclosure"), ("emo", "emo_disclosure")):
+        thr = AccurateDetector.load().thresholds_[label]
+        out[f"{label}_decision_agreement"] = float(np.mean((a[col] >= thr) == (b[col] >= thr)))
+        out[f"{label}_mean_abs_probability_difference"] = float(np.mean(np.abs(a[col] - b[col])))
+    out["layer_agreement"] = float(np.mean(a["layer"].to_numpy() == b["layer"].to_numpy()))
+    print("quantisation (int8 vs fp32 graph): " + json.dumps({k: round(v, 4) for k, v in out.items()}), flush=True)
+    return out
+
+
 def run_speed(data_dir: Path, n: int, reps: int) -> dict:
     from reciprocity.detect import data as D
     from reciprocity.detect.accurate import AccurateDetector
@@ -203,6 +231,8 @@ def main() -> None:
     result = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if not args.skip_cv:
         result["cv"] = {**result.get("cv", {}), **run_cv(args.data, args.seed, args.cv.split(","))}
+    if not args.skip_cv:
+        result["quantisation"] = run_quantisation_check(args.data, args.n)
     if not args.skip_speed:
         result["speed"] = run_speed(args.data, args.n, args.reps)
     import onnxruntime
