@@ -1,5 +1,5 @@
-"""Accurate-tier disclosure detector: all-MiniLM-L6-v2 sentence embeddings (int8 ONNX, run with onnxruntime +
-tokenizers; no torch, no network) + calibrated linear heads stacked on the fast tier's n-gram features.
+"""Accurate-tier disclosure detector: all-MiniLM-L6-v2 fine-tuned on OffMyChest (int8 ONNX, run with onnxruntime +
+tokenizers; no torch, no network), its head fused with the fast tier's n-gram score and calibrated.
 
 Same contract and output schema as :class:`reciprocity.detect.DisclosureDetector` (THEORY §2). Needs the optional
 runtime dependencies: ``pip install "reciprocity[accurate]"``. Importing this package works without them; loading

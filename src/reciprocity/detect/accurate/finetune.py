@@ -37,8 +37,8 @@ TRAIN_HINT = (
 
 @dataclass(frozen=True)
 class FineTuneConfig:
-    """Fine-tuning hyper-parameters. ``epochs`` = 1 was chosen on the first CV fold (1 and 3 epochs gave the same
-    held-out macro-F1, 0.687/0.686 vs 0.686/0.686); the rest are the usual BERT fine-tuning defaults."""
+    """Fine-tuning hyper-parameters. ``epochs`` = 1 was chosen in a pilot on the first CV fold (3 epochs gave no
+    better held-out macro-F1); the rest are the usual BERT fine-tuning defaults."""
 
     epochs: float = 1.0
     learning_rate: float = 5e-5

@@ -1,7 +1,9 @@
 """``AccurateDetector``: MiniLM sentence embeddings (int8 ONNX) + calibrated linear heads, same contract and output
 schema as the fast tier's ``DisclosureDetector`` (THEORY §2).
 
-Per label (``info``, ``emo``):
+The shipped artefact's encoder is fine-tuned on OffMyChest (:mod:`.finetune`): its 2-logit head on the last
+layer's mean is kept as the info/emo head (:class:`TunedHead`), and steps 3–4 below run on out-of-fold logits of
+the cross-validated fine-tuning instead of refitted scores. With a frozen encoder, per label (``info``, ``emo``):
 
 1. features: masked mean of hidden states of all-MiniLM-L6-v2 (``config.layers``; 6 = the last layer, i.e. the
    sentence-transformers embedding before normalisation), concatenated and standardised;
