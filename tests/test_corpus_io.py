@@ -218,6 +218,8 @@ def test_compact_accepts_categoricals_and_missing_values() -> None:
     assert lean["conversation_id"].dtype == object
     assert lean["conversation_id"].tolist() == ["c1", "c1", "c1", "c2", "c2"]
     assert lean["text"].isna().tolist() == [False, True, False, False, False]
+    numeric = table.assign(speaker=pd.Categorical([7, 8, 7, None, 8]))  # non-string categories keep their values
+    assert compact(numeric)["speaker"].tolist() == [7, 8, 7, None, 8]
 
 
 def test_validate_preserves_compact_dtypes_and_names_blank_text() -> None:

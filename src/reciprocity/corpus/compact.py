@@ -106,7 +106,7 @@ def compact(table: pd.DataFrame, *, text: bool = True) -> pd.DataFrame:
         if column in out.columns:
             values = out[column]
             if isinstance(values.dtype, pd.CategoricalDtype):
-                categories = np.asarray(values.cat.categories.astype(str), dtype=object)
+                categories = np.asarray(values.cat.categories, dtype=object)  # the values themselves, not str()
                 codes = values.cat.codes.to_numpy()
                 shared = categories.take(np.maximum(codes, 0)) if len(categories) else np.full(len(codes), None, object)
                 shared[codes < 0] = None
