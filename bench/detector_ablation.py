@@ -9,7 +9,7 @@ bench/encoder_speed.py) learn thresholds inside each training fold and score a l
 Variants:
 
 * ``ngram_lr`` — the fast tier's hashed word + char n-gram tf-idf features, L2 logistic regression (C 0.1 / 0.3);
-* ``static_lr`` — model2vec-style static embeddings distilled from the shipped int8 MiniLM: every WordPiece token
+* ``static_lr`` — model2vec-style static embeddings distilled from the base (not fine-tuned) int8 MiniLM: every WordPiece token
   embedded alone (``[CLS] token [SEP]``, masked mean of each of the 7 hidden states), a sentence = the mean of its
   tokens' vectors; standardised, logistic regression (C 0.003);
 * ``ngram_plus_static`` — 0.7 x z(n-gram logit) + 0.3 x z(static logit);
@@ -40,12 +40,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from reciprocity.detect import data as D  # noqa: E402
 from reciprocity.detect.accurate.encoder import OnnxEncoder  # noqa: E402
-from reciprocity.detect.accurate.model import ARTIFACT_DIR, ENCODER_FILE, TOKENIZER_FILE  # noqa: E402
+from reciprocity.detect.accurate.model import ARTIFACT_DIR, TOKENIZER_FILE  # noqa: E402
 from reciprocity.detect.calibration import macro_f1_curve  # noqa: E402
 from reciprocity.detect.features import Featurizer  # noqa: E402
 from reciprocity.detect.text import as_series, normalise  # noqa: E402
 
 LABELS = ("info", "emo")
+#: the base (not fine-tuned) all-MiniLM-L6-v2 int8 graph, written by ``training/train_accurate.py --frozen``
+BASE_ENCODER = ROOT / "training" / "build" / "encoder.base.int8.onnx"
 
 
 def best_macro_f1(y: np.ndarray, score: np.ndarray) -> float:
@@ -100,7 +102,10 @@ def main() -> None:
     texts = normalise(as_series(omc["text"])).tolist()
     Y = omc[list(LABELS)].to_numpy()
     splits = list(StratifiedKFold(5, shuffle=True, random_state=args.seed).split(texts, Y[:, 0] * 2 + Y[:, 1]))
-    encoder = OnnxEncoder(ARTIFACT_DIR / ENCODER_FILE, ARTIFACT_DIR / TOKENIZER_FILE, batch_size=128)
+    if not BASE_ENCODER.is_file():  # the shipped encoder is fine-tuned on these labels: not a frozen feature
+        sys.exit(f"{BASE_ENCODER} not found: build the base encoder with "
+                 "training/.venv/bin/python training/train_accurate.py --frozen --out /tmp/base-accurate")
+    encoder = OnnxEncoder(BASE_ENCODER, ARTIFACT_DIR / TOKENIZER_FILE, batch_size=128)
     scores: dict[str, np.ndarray] = {}
 
     t0 = time.perf_counter()

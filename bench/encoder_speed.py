@@ -18,7 +18,7 @@ all-MiniLM-L6-v2 sentence-transformers encoder.
   ``--reps`` times between (a) the plain encoder — ``SentenceTransformer(...).encode`` in the training venv
   (``training/.venv``, torch fp32, default batch size 32 and max_seq_length 256) run in a subprocess — and (b) the
   accurate tier (``AccurateDetector.predict``: sentence split, int8 ONNX encoder, heads, depth, topics), its
-  int8 encoder alone and (if built) the same ONNX pipeline with the fp32 graph. Best (fastest) repetition of each is reported; all repetitions are kept in the json.
+  int8 encoder alone and (if built) the same ONNX pipeline with the fp32 graph of the same (fine-tuned) encoder, ``training/build/encoder.finetuned.fp32.onnx``. Best (fastest) repetition of each is reported; all repetitions are kept in the json.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def run_speed(data_dir: Path, n: int, reps: int) -> dict:
     from reciprocity.detect.accurate.encoder import OnnxEncoder
     from reciprocity.detect.accurate.model import ARTIFACT_DIR
 
-    fp32_path = BUILD / "encoder.fp32.onnx"
+    fp32_path = BUILD / "encoder.finetuned.fp32.onnx"  # the shipped encoder before quantisation
     onnx_fp32 = OnnxEncoder(fp32_path, ARTIFACT_DIR / "tokenizer.json") if fp32_path.is_file() else None
     if onnx_fp32 is not None:
         onnx_fp32.encode(sents[:64], layers="all")

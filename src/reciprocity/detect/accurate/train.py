@@ -29,6 +29,25 @@ from .model import ARTIFACT_DIR, ENCODER_FILE, TOKENIZER_FILE, AccurateConfig, A
 from .model import TunedHead, _logreg
 
 
+def require_frozen_encoder(encoder_dir: Path) -> None:
+    """Raise ``ValueError`` when ``encoder_dir`` holds the encoder its ``heads.json`` records as fine-tuned on
+    OffMyChest: logistic heads refitted (or cross-validated) on it would be judged on labels it has seen."""
+    import json
+
+    from .model import file_sha256
+
+    heads, enc = Path(encoder_dir) / "heads.json", Path(encoder_dir) / ENCODER_FILE
+    if not (heads.is_file() and enc.is_file()):
+        return
+    meta = json.loads(heads.read_text(encoding="utf-8"))
+    if meta.get("metadata", {}).get("fine_tuned") and meta.get("encoder_sha256") == file_sha256(enc):
+        raise ValueError(
+            f"{enc} is fine-tuned on OffMyChest: frozen-encoder heads on it would reuse labels it has seen. Use the "
+            "base encoder (training/train_accurate.py --frozen writes training/build/encoder.base.int8.onnx) or "
+            "pass tuned= (see reciprocity.detect.accurate.finetune)"
+        )
+
+
 def _zscore(df: pd.DataFrame) -> pd.DataFrame:
     t = df["target"].astype(float)
     return df.assign(target=(t - t.mean()) / (t.std(ddof=0) or 1.0))
@@ -79,6 +98,8 @@ def train_accurate(
     for rel in D.TRAINING_FILES:
         D._require(data_dir, rel)
     t0 = time.perf_counter()
+    if tuned is None:
+        require_frozen_encoder(Path(encoder_dir) if encoder_dir is not None else ARTIFACT_DIR)
     omc, inti = load_corpora(data_dir)
     det = AccurateDetector(seed=seed, encoder_dir=encoder_dir)
     det.cache = build_cache(det.encoder, omc["text"], inti["text"], split=False)
@@ -116,6 +137,7 @@ def cross_validate(
     data_dir = Path(data_dir)
     omc, inti = load_corpora(data_dir)
     encoder_dir = Path(encoder_dir) if encoder_dir is not None else ARTIFACT_DIR
+    require_frozen_encoder(encoder_dir)
     if cache is None:
         enc = OnnxEncoder(encoder_dir / ENCODER_FILE, encoder_dir / TOKENIZER_FILE)
         cache = build_cache(enc, omc["text"], inti["text"])
@@ -153,10 +175,12 @@ def cv_from_oof(
     (:func:`.finetune.cross_validated_logits`: per fold, logits of the held-out rows and of their sentence pieces
     from a model fine-tuned on the other folds).
 
-    For every fold k, exactly as :meth:`AccurateDetector.fit` does on the full data, but from the other folds only:
+    For every fold k, exactly as :meth:`AccurateDetector.fit` does on the full data, but on the other folds' rows:
     the n-gram model (idf, weights, inner out-of-fold scores), the fusion weights on (out-of-fold logit, n-gram
     score), Platt calibration and the macro-F1 threshold. Fold k's sentences are then scored like ``predict``
-    (fused piece scores → calibrated probability → max over the row's pieces) and judged at that threshold."""
+    (fused piece scores → calibrated probability → max over the row's pieces) and judged at that threshold.
+    Fold k's encoder never saw fold k; the other folds' logits come from models that did, so the few fitted
+    calibration numbers depend on fold k's labels indirectly (not a fully nested CV, which would need 20 models)."""
     cfg = config or AccurateConfig()
     omc, _ = load_corpora(Path(data_dir))
     x_text = normalise(as_series(omc["text"])).reset_index(drop=True)
@@ -164,6 +188,8 @@ def cv_from_oof(
     rows = oof[oof["piece"] < 0].sort_values("row")
     if len(rows) != len(omc) or not np.array_equal(rows["row"].to_numpy(), np.arange(len(omc))):
         raise ValueError("out-of-fold logits must cover every OffMyChest row exactly once")
+    if not (rows["text"].to_numpy() == x_text.to_numpy()).all():
+        raise ValueError(f"out-of-fold logits do not match {Path(data_dir) / D.OFFMYCHEST} row for row (texts differ)")
     fold_of = rows["fold"].to_numpy()
     row_logits = rows[["logit_info", "logit_emo"]].to_numpy()
     pieces = oof[oof["piece"] >= 0]
