@@ -123,7 +123,7 @@ def main() -> None:
         info["encoder_fp32_sha256"] = _sha256(fp32)
         (BUILD / "export.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         print(json.dumps(info, indent=2))
-        metrics = train_accurate(args.data, out_dir=out, seed=args.seed)
+        metrics = train_accurate(args.data, out_dir=out, seed=args.seed, encoder_dir=out)
     else:
         from reciprocity.detect.accurate.finetune import train_fine_tuned
 
