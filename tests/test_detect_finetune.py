@@ -159,3 +159,21 @@ def test_frozen_routes_refuse_the_fine_tuned_encoder(tmp_path):
     (tmp_path / "heads.json").write_bytes((ARTIFACT_DIR / "heads.json").read_bytes())
     (tmp_path / "encoder.int8.onnx").write_bytes(b"another encoder")  # e.g. the base graph written by --frozen
     require_frozen_encoder(tmp_path)
+
+
+def test_cv_from_oof_settings_for_a_fold_ignore_that_folds_labels(tmp_path):
+    """Given the logits, fold k's fusion weights and threshold are learnt from the other folds' labels only."""
+    from reciprocity.detect.accurate.train import cv_from_oof
+
+    texts, info, emo = (list(c) for c in zip(*FIXTURE))
+    rng = np.random.default_rng(1)
+    oof = _oof(texts, lambda t: tuple(rng.normal(0, 1, 2)))
+    cfg = AccurateConfig(features=SMALL, n_folds=2)
+    (tmp_path / "a").mkdir()
+    _write_data(tmp_path / "a", texts, info, emo)
+    flipped_info = [1 - v if k % 3 == 0 else v for k, v in enumerate(info)]  # fold 0's rows (row % 3 == 0)
+    (tmp_path / "b").mkdir()
+    _write_data(tmp_path / "b", texts, flipped_info, emo)
+    a, b = (cv_from_oof(tmp_path / d, oof, config=cfg)["folds"][0] for d in ("a", "b"))
+    assert a["info_threshold"] == b["info_threshold"] and a["info_fusion_weights"] == b["info_fusion_weights"]
+    assert a["info_macro_f1"] != b["info_macro_f1"] or a["info_ece"] != b["info_ece"]  # judged on its own labels
