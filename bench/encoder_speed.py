@@ -136,11 +136,12 @@ def run_quantisation_check(data_dir: Path, n: int) -> dict:
         (view / name).symlink_to(ARTIFACT_DIR / name)
     (view / "encoder.int8.onnx").symlink_to(fp32)
     sents = D.load_offmychest(data_dir)["text"].sample(n, random_state=1).tolist()
-    a = AccurateDetector.load().predict(sents)
+    shipped = AccurateDetector.load()
+    a = shipped.predict(sents)
     b = AccurateDetector.load(view).predict(sents)
     out: dict = {"n_sentences": n}
     for label, col in (("info", "info_disclosure"), ("emo", "emo_disclosure")):
-        thr = AccurateDetector.load().thresholds_[label]
+        thr = shipped.thresholds_[label]
         out[f"{label}_decision_agreement"] = float(np.mean((a[col] >= thr) == (b[col] >= thr)))
         out[f"{label}_mean_abs_probability_difference"] = float(np.mean(np.abs(a[col] - b[col])))
     out["layer_agreement"] = float(np.mean(a["layer"].to_numpy() == b["layer"].to_numpy()))

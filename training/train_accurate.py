@@ -77,15 +77,9 @@ def parity(fp32_path: Path, int8_path: Path, tokenizer_path: Path) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from reciprocity.detect.accurate.encoder import OnnxEncoder
+    from reciprocity.detect.accurate.finetune import PARITY_SENTENCES
 
-    sents = [
-        "I was diagnosed with depression last year and I'm terrified.",
-        "The bus was late again.",
-        "My sister and I don't really talk since the wedding.",
-        "I love hiking!",
-        "Je suis fatigué.",
-        "😂😂😂",
-    ]
+    sents = list(PARITY_SENTENCES)
     st = SentenceTransformer(str(get_model_path()), device="cpu")
     st.max_seq_length = 128
     ref = st.encode(sents, convert_to_numpy=True, normalize_embeddings=True)

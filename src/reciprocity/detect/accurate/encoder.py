@@ -31,6 +31,24 @@ def require_runtime() -> tuple[Any, Any]:
     return ort, Tokenizer
 
 
+def load_tokenizer(tokenizer_path: str | Path, max_tokens: int) -> Any:
+    """The inference tokenizer: no padding, truncation to ``max_tokens`` (shared with fine-tuning)."""
+    _, Tokenizer = require_runtime()
+    tok = Tokenizer.from_file(str(tokenizer_path))
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_tokens)
+    return tok
+
+
+def padded_batch(ids: Sequence[Sequence[int]], lens: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``input_ids`` and ``attention_mask`` (int64) of the texts ``idx``, padded to the longest of them."""
+    width = int(lens[idx].max())
+    arr = np.zeros((len(idx), width), dtype=np.int64)
+    for r, i in enumerate(idx):
+        arr[r, : lens[i]] = ids[i]
+    return arr, (np.arange(width)[None, :] < lens[idx][:, None]).astype(np.int64)
+
+
 class OnnxEncoder:
     """Batch sentence encoder over an ONNX MiniLM graph."""
 
@@ -42,13 +60,10 @@ class OnnxEncoder:
         batch_size: int = 64,
         threads: int | None = None,
     ):
-        ort, Tokenizer = require_runtime()
+        ort, _ = require_runtime()
         self.max_tokens = int(max_tokens)
         self.batch_size = int(batch_size)
-        tok = Tokenizer.from_file(str(tokenizer_path))
-        tok.no_padding()
-        tok.enable_truncation(max_length=self.max_tokens)
-        self.tokenizer = tok
+        self.tokenizer = load_tokenizer(tokenizer_path, self.max_tokens)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         n = threads if threads is not None else int(os.environ.get("RECIPROCITY_ORT_THREADS", "0"))
@@ -74,11 +89,7 @@ class OnnxEncoder:
         want = "sentence_embedding" if layers == "last" else "layer_means"
         for start in range(0, n, self.batch_size):
             idx = order[start : start + self.batch_size]
-            width = int(lens[idx].max())
-            arr = np.zeros((len(idx), width), dtype=np.int64)
-            for r, i in enumerate(idx):
-                arr[r, : lens[i]] = ids[i]
-            mask = (np.arange(width)[None, :] < lens[idx][:, None]).astype(np.int64)
+            arr, mask = padded_batch(ids, lens, idx)
             (res,) = self.session.run([want], {"input_ids": arr, "attention_mask": mask})
             out[idx] = res
         return out

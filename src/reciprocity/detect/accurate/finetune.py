@@ -8,7 +8,7 @@ warm-up over the first 10 % of steps times a linear decay to 0 over all steps), 
 same ``tokenizer.json`` and truncation as inference (:class:`~.encoder.OnnxEncoder`). Seeded (``torch``, NumPy).
 
 :func:`cross_validated_logits` fine-tunes one model per stratified fold (the folds of
-:func:`~.train.cross_validate`) and scores the held-out rows *and* their sentence pieces, so the calibration,
+:func:`~.train.cv_folds`) and scores the held-out rows *and* their sentence pieces, so the calibration,
 fusion and thresholds of the final model can be chosen on out-of-fold predictions, and the CV figures computed
 with every row scored by an encoder that never saw it (:func:`~.train.cv_from_oof`; the calibration settings for
 a fold come from the other folds' logits, whose models did see that fold).
@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
 
 from ..text import as_series, normalise, split_sentences
+from .encoder import load_tokenizer, padded_batch
+from .train import cv_folds
 
 TRAIN_HINT = (
     'fine-tuning the accurate tier needs torch and transformers: pip install torch==2.13.0 (the CPU build, first), '
@@ -101,23 +102,15 @@ class _Batcher:
     """Token ids of the texts (inference tokenizer and truncation) and padded batches of them."""
 
     def __init__(self, texts: Sequence[str], tokenizer_path: Path, max_tokens: int):
-        from tokenizers import Tokenizer
-
-        tok = Tokenizer.from_file(str(tokenizer_path))
-        tok.no_padding()
-        tok.enable_truncation(max_length=max_tokens)
+        tok = load_tokenizer(tokenizer_path, max_tokens)
         self.ids = [e.ids for e in tok.encode_batch(list(texts), add_special_tokens=True)]
         self.lens = np.fromiter((len(x) for x in self.ids), dtype=np.int64, count=len(self.ids))
 
     def batch(self, idx: np.ndarray) -> tuple[Any, Any]:
         import torch
 
-        width = int(self.lens[idx].max())
-        arr = np.zeros((len(idx), width), dtype=np.int64)
-        for r, i in enumerate(idx):
-            arr[r, : self.lens[i]] = self.ids[i]
-        ids = torch.from_numpy(arr)
-        return ids, (ids != 0).to(torch.int64)
+        arr, mask = padded_batch(self.ids, self.lens, idx)
+        return torch.from_numpy(arr), torch.from_numpy(mask)
 
     def bucketed(self, rows: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
         perm = rng.permutation(rows)
@@ -191,12 +184,6 @@ def head_weights(model: Any) -> tuple[np.ndarray, np.ndarray]:
             model.head.bias.detach().numpy().astype(np.float64))
 
 
-def folds(info: np.ndarray, emo: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The stratified folds (strata: the four info × emo combinations) shared by every CV in this tier."""
-    strat = np.asarray(info) * 2 + np.asarray(emo)
-    return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(strat)), strat))
-
-
 def cross_validated_logits(
     texts: pd.Series, info: np.ndarray, emo: np.ndarray, tokenizer_path: Path, config: FineTuneConfig | None = None,
     seed: int = 0, log: Callable[[str], None] = print,
@@ -209,7 +196,7 @@ def cross_validated_logits(
     x = normalise(as_series(texts)).reset_index(drop=True)
     y = np.column_stack([np.asarray(info), np.asarray(emo)]).astype(np.float32)
     frames = []
-    for k, (tr, te) in enumerate(folds(y[:, 0], y[:, 1], cfg.n_splits, seed)):
+    for k, (tr, te) in enumerate(cv_folds(y[:, 0], y[:, 1], cfg.n_splits, seed)):
         t0 = time.perf_counter()
         model = fine_tune(x.iloc[tr].tolist(), y[tr], tokenizer_path, cfg, seed=seed + k,
                           progress=lambda s, n, v: log(f"  fold {k}: step {s}/{n} loss {v:.3f}"))

@@ -126,6 +126,13 @@ def train_accurate(
     }
 
 
+def cv_folds(info: np.ndarray, emo: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified folds (strata: the four info × emo combinations) of every CV in this tier (frozen heads and
+    fine-tuning)."""
+    strat = np.asarray(info) * 2 + np.asarray(emo)
+    return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(np.zeros(len(strat)), strat))
+
+
 def cross_validate(
     data_dir: Path, seed: int = 0, config: AccurateConfig | None = None, encoder_dir: Path | None = None,
     cache: EmbeddingCache | None = None, n_splits: int = 5,
@@ -141,10 +148,8 @@ def cross_validate(
     if cache is None:
         enc = OnnxEncoder(encoder_dir / ENCODER_FILE, encoder_dir / TOKENIZER_FILE)
         cache = build_cache(enc, omc["text"], inti["text"])
-    strat = omc["info"].to_numpy() * 2 + omc["emo"].to_numpy()
-    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     folds = []
-    for k, (tr, te) in enumerate(skf.split(np.zeros(len(omc)), strat)):
+    for k, (tr, te) in enumerate(cv_folds(omc["info"].to_numpy(), omc["emo"].to_numpy(), n_splits, seed)):
         t0 = time.perf_counter()
         det = AccurateDetector(config, seed=seed, encoder_dir=encoder_dir)
         det.cache = cache
