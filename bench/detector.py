@@ -8,7 +8,9 @@ Reports (printed and written to bench/results/detector.json):
 * k-fold stratified CV (seeded; strata = info x emo) on OffMyChest of the full pipeline: in each outer fold the
   detector is trained from scratch on the training part only (features' idf, logistic regressions, Platt
   calibration and thresholds from an *inner* CV), then ``predict`` (sentence splitting + max aggregation) is run on
-  the held-out sentences. Macro-F1 per label at the learned thresholds, ECE (10 bins) per label.
+  the held-out sentences. Macro-F1 per label at the learned thresholds, ECE (10 bins) per label. As shipped, fold k
+  is distilled from the accurate tier's fold-k teacher (fine-tuned without fold k, calibrated on the other folds'
+  out-of-fold logits; ``reciprocity.detect.distill``); the same CV without distillation is reported as an ablation.
 * the same with folds grouped by Reddit post (StratifiedGroupKFold), so sentences of one thread never straddle
   train and test (a stricter, less optimistic figure);
 * a TF-IDF (word 1-2-grams) + logistic regression baseline at the default 0.5 cut, same outer folds;
@@ -55,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from reciprocity.detect import data as D  # noqa: E402
+from reciprocity.detect.accurate.train import cv_folds  # noqa: E402
 from reciprocity.detect.calibration import expected_calibration_error, macro_f1  # noqa: E402
 from reciprocity.detect.model import DisclosureDetector  # noqa: E402
 from reciprocity.detect.train import fit_from_data  # noqa: E402
@@ -68,15 +71,18 @@ def _summ(values: list[float]) -> dict[str, float]:
     return {"mean": round(float(a.mean()), 4), "sd": round(float(a.std(ddof=1)) if len(a) > 1 else 0.0, 4)}
 
 
-def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray, seed: int, rows_map: np.ndarray) -> dict:
-    """Outer CV of the full detector; everything learned inside each training fold."""
+def cv_pipeline(data: Path, omc: pd.DataFrame, splits, tweet_exclude: np.ndarray, seed: int, rows_map: np.ndarray,
+                distill: bool = False) -> dict:
+    """Outer CV of the full detector; everything learned inside each training fold. ``distill``: fold k learns
+    from the accurate tier's fold-k teacher (fine-tuned without fold k; the splits must be ``cv_folds``')."""
     per_fold = {k: {"macro_f1": [], "ece": []} for k in LABELS}
     base = {k: [] for k in LABELS}
     pooled_p = {k: np.zeros(len(omc)) for k in LABELS}
     pooled_pred = {k: np.zeros(len(omc), dtype=bool) for k in LABELS}
     for fold, (tr, te) in enumerate(splits):
         t0 = time.perf_counter()
-        det = fit_from_data(data, seed=seed, offmychest_rows=rows_map[tr], tweet_exclude=tweet_exclude)
+        det = fit_from_data(data, seed=seed, offmychest_rows=rows_map[tr], tweet_exclude=tweet_exclude,
+                            teacher=f"fold{fold}" if distill else None)
         out = det.predict(omc["text"].iloc[te].reset_index(drop=True))
         for k, col in LABELS.items():
             y, p = omc[k].to_numpy()[te], out[col].to_numpy()
@@ -360,7 +366,9 @@ def print_summary(r: dict) -> None:
     print("\n=== fast tier (this run) ===")
     for k in LABELS:
         print(f"  {k}: CV macro-F1 {cv[k]['macro_f1']['mean']:.3f} ± {cv[k]['macro_f1']['sd']:.3f}, ECE {cv[k]['ece']['mean']:.3f}"
-              f"  | TF-IDF+LR baseline {cv[k]['baseline_tfidf_lr_macro_f1']['mean']:.3f}")
+              f"  | TF-IDF+LR baseline {cv[k]['baseline_tfidf_lr_macro_f1']['mean']:.3f}"
+              + (f"  | without distillation {r['cv_stratified_no_distillation'][k]['macro_f1']['mean']:.3f}"
+                 if "cv_stratified_no_distillation" in r else ""))
     print(f"  depth Spearman: question_intimacy test {dp['question_intimacy_test']['spearman_depth']:.3f}"
           f" (format-1 rule {dp['question_intimacy_test']['spearman_depth_format1_rule']:.3f}),"
           f" tweets held-out 20% {dp['tweet_intimacy_en_holdout20']['spearman_depth']:.3f}"
@@ -434,9 +442,20 @@ def main(argv: list[str] | None = None) -> dict:
         "positive_rate": {k: round(float(omc[k].mean()), 4) for k in LABELS},
     }
 
-    print(f"[1] {args.folds}-fold stratified CV of the full pipeline (inner CV for calibration/thresholds)")
-    skf = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed)
-    result["cv_stratified"] = cv_pipeline(args.data, omc_cv, skf.split(omc_cv, strata), holdout, args.seed, rows_map)
+    # the shipped fast tier is distilled from the accurate tier (reciprocity.detect.distill); fold k's teacher was
+    # fine-tuned without fold k, which needs these exact folds: the full data, seed 0, 5 folds (not --quick)
+    splits = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(omc_cv, strata))
+    teacher_folds = cv_folds(omc["info"].to_numpy(), omc["emo"].to_numpy(), 5, 0)
+    distill = len(splits) == len(teacher_folds) and all(
+        np.array_equal(rows_map[te], te0) for (_, te), (_, te0) in zip(splits, teacher_folds))
+    print(f"[1] {args.folds}-fold stratified CV of the full pipeline (inner CV for calibration/thresholds)"
+          + (", distilled from the accurate tier's fold teachers" if distill else ", no distillation (folds differ "
+             "from the teachers')"))
+    result["cv_distilled"] = distill
+    result["cv_stratified"] = cv_pipeline(args.data, omc_cv, splits, holdout, args.seed, rows_map, distill=distill)
+    if distill:
+        print("[1b] the same without distillation (ablation)")
+        result["cv_stratified_no_distillation"] = cv_pipeline(args.data, omc_cv, splits, holdout, args.seed, rows_map)
     if args.grouped:
         print(f"[2] {args.folds}-fold CV grouped by Reddit post (no thread in both train and test)")
         sgkf = StratifiedGroupKFold(args.folds, shuffle=True, random_state=args.seed)
@@ -447,7 +466,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     print("[3] depth / intimacy (base trained on all OffMyChest, question train, tweets minus the 20% slice;"
           " depth/topic models on the whole dev set)")
-    base = fit_from_data(args.data, seed=args.seed, tweet_exclude=holdout)  # format-1 rule (no dev set)
+    base = fit_from_data(args.data, seed=args.seed, tweet_exclude=holdout,  # format-1 rule (no dev set)
+                         teacher="final" if distill else None)
     det = copy.copy(base).fit_depth_topics(dev["text"], dev["layer"], dev["topics"])
     qt = D.load_questions(args.data, D.QUESTION_TEST)
     result["depth"] = {

@@ -270,7 +270,8 @@ def test_bundled_artifact_matches_shared_data():
     from reciprocity.detect.data import data_hash
 
     meta = json.loads((ARTIFACT_DIR / "model.json").read_text())
-    assert meta["metadata"]["training_data_sha256"] == data_hash(SHARED)
+    files = tuple(Path(p) for p in meta["metadata"]["training_files"])
+    assert meta["metadata"]["training_data_sha256"] == data_hash(SHARED, files)
 
 
 def test_bundled_artifact_matches_dev_set():

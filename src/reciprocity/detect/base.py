@@ -161,13 +161,20 @@ class SentenceDetector:
             raise ValueError("intimacy_texts and intimacy_scores must have the same length")
         return x_text, y, i_text, i_y
 
-    def _oof_scores(self, X: Any, yy: np.ndarray, C: float, seed: int) -> np.ndarray:
-        """Out-of-fold decision scores of :meth:`_logreg` (stratified k-fold, shuffled with ``seed``)."""
+    def _oof_scores(self, X: Any, yy: np.ndarray, C: float, seed: int, transfer: Any = None) -> np.ndarray:
+        """Out-of-fold decision scores of :meth:`_fit_head` (stratified k-fold over the labelled rows, shuffled
+        with ``seed``; ``transfer`` rows, when given, join every training fold)."""
         oof = np.zeros(len(yy))
         skf = StratifiedKFold(n_splits=self.config.n_folds, shuffle=True, random_state=seed)
         for tr, te in skf.split(X, yy):
-            oof[te] = self._head_logreg(C).fit(X[tr], yy[tr]).decision_function(X[te])
+            oof[te] = self._fit_head(X[tr], yy[tr], C, transfer).decision_function(X[te])
         return oof
+
+    def _fit_head(self, X: Any, yy: np.ndarray, C: float, transfer: Any = None) -> LogisticRegression:
+        """Fit one disclosure head on labelled rows (this tier has no transfer rows)."""
+        if transfer is not None:
+            raise ValueError(f"{type(self).__name__} does not train on transfer rows")
+        return self._head_logreg(C).fit(X, yy)
 
     @staticmethod
     def _head_logreg(C: float) -> LogisticRegression:

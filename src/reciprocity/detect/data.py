@@ -6,6 +6,9 @@
   [-1, 1], no header (MIT). Rescaled to [0, 1] by ``(score + 1) / 2``.
 * ``tweet_intimacy/train.csv`` — SemEval-2023 Task 9 (Pei et al. 2023), English rows only; ``label`` 1–5,
   rescaled by ``(label - 1) / 4`` (research use).
+* unlabelled conversation sentences for distillation (:func:`load_transfer_sentences`): Topical-Chat
+  (CDLA-Sharing-1.0), PersuasionForGood ``full_*`` (Apache-2.0) and CaSiNo (CC BY 4.0), read with
+  :mod:`reciprocity.datasets`; only their text is used, never their labels.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ QUESTION_TRAIN = Path("question_intimacy") / "final_train.txt"
 QUESTION_TEST = Path("question_intimacy") / "final_test.txt"
 TWEETS = Path("tweet_intimacy") / "train.csv"
 TRAINING_FILES: tuple[Path, ...] = (OFFMYCHEST, QUESTION_TRAIN, TWEETS)
+#: conversation corpora whose sentences form the distillation transfer set (text only, see load_transfer_sentences)
+TRANSFER_FILES: tuple[Path, ...] = (
+    *(Path("topical_chat") / f"{s}.json" for s in ("valid_freq", "valid_rare", "test_freq", "test_rare")),
+    Path("persuasionforgood") / "full_dialog.csv",
+    Path("persuasionforgood") / "300_dialog.csv",
+    *(Path("casino") / f"casino_{s}.json" for s in ("train", "valid", "test")),
+)
 
 
 def _require(data_dir: Path, rel: Path) -> Path:
@@ -65,6 +75,32 @@ def load_tweets(data_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(
         {"text": df["text"].fillna("").astype(str), "target": ((df["label"].astype(float) - 1.0) / 4.0).clip(0, 1)}
     ).reset_index(drop=True)
+
+
+def load_transfer_sentences(data_dir: Path, min_chars: int = 8) -> pd.Series:
+    """Distinct sentences (sorted, so the order is fixed) of the Topical-Chat, PersuasionForGood and CaSiNo
+    conversations, split and normalised as ``predict`` does, at least ``min_chars`` long, minus the OffMyChest
+    training sentences. Dialogues with human strategy labels (the 300 annotated PersuasionForGood dialogues and the
+    annotated CaSiNo dialogues) are left out so those labels stay an independent cross-domain check."""
+    from reciprocity.datasets import load_casino, load_persuasionforgood, load_topical_chat
+
+    from .text import as_series, normalise, split_sentences
+
+    for rel in TRANSFER_FILES:
+        _require(data_dir, rel)
+    chat = load_topical_chat(data_dir)
+    p4g = load_persuasionforgood(data_dir)
+    labelled = set(load_persuasionforgood(data_dir, annotated=True)["conversation_id"])
+    casino = load_casino(data_dir)
+    texts = pd.concat(
+        [chat["text"], p4g.loc[~p4g["conversation_id"].isin(labelled), "text"],
+         casino.loc[~casino["annotated"].astype(bool), "text"]],
+        ignore_index=True,
+    )
+    sentences = pd.Series(split_sentences(as_series(texts.fillna("").astype(str)))["sentence"].unique())
+    known = set(normalise(as_series(load_offmychest(data_dir)["text"])))
+    keep = (sentences.str.len() >= min_chars) & ~sentences.isin(known)
+    return pd.Series(np.sort(sentences[keep].to_numpy(dtype=object)), name="text").astype(str)
 
 
 def tweet_holdout_mask(n: int, fraction: float = 0.2, seed: int = 0) -> np.ndarray:

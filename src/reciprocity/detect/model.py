@@ -47,6 +47,7 @@ from .depth import (
     layer_from_conditional_depth,
     ordinal_depth,
 )
+from .distill import TransferSet, soft_label_design
 from .features import SMALL_HASH_FEATURES, FeatureConfig, Featurizer, fold_binary, small_hasher
 from .text import as_series, normalise
 from .topics import topic_matrix
@@ -74,6 +75,10 @@ class DetectorConfig(ConfigJSON):
     topic_C: float = 3.0
     topic_threshold: float = 0.5
     n_features_small: int = SMALL_HASH_FEATURES
+    #: λ of the distillation objective (:mod:`.distill`): weight of a transfer sentence relative to a gold one
+    transfer_weight: float = 1.0
+    #: with transfer rows the heads use ``C`` × this (9× more rows, less regularisation; from {1, 3, 10} on CV fold 0)
+    transfer_C_scale: float = 3.0
     #: ``disclosure`` also requires the depth model's P(layer >= 1) >= 0.5 (only with a learned depth model)
     gate_with_depth: bool = True
     #: depth = (1 - a) * ordinal expected layer + a * format-1 rule depth; a chosen on dev OOF + question val
@@ -110,9 +115,13 @@ class DisclosureDetector(SentenceDetector):
         depth_texts: Iterable[str] | None = None,
         depth_layers: Iterable[int] | None = None,
         depth_topics: Iterable[list[str]] | None = None,
+        transfer: TransferSet | None = None,
     ) -> DisclosureDetector:
         """Fit on labelled sentences (0/1 labels) and optional intimacy data (real scores on any scale; higher =
         more intimate; ``train_detector`` z-scores each source). Deterministic for a given ``seed``.
+
+        ``transfer`` (unlabelled sentences with a teacher's probabilities, :mod:`.distill`) adds soft-labelled rows
+        to the disclosure heads (final fit and every inner fold); calibration and thresholds stay on the gold rows.
 
         Without intimacy data the intimacy weights are zero. With ``depth_texts``/``depth_layers``/``depth_topics``
         (the dev set) the learned depth and topic models are fitted too (:meth:`fit_depth_topics`); otherwise depth
@@ -125,14 +134,16 @@ class DisclosureDetector(SentenceDetector):
         self.featurizer = Featurizer(cfg.features)
         X_all = self.featurizer.fit_transform(pd.concat([x_text, i_text], ignore_index=True))
         X, X_int = X_all[: len(x_text)], X_all[len(x_text) :]
+        X_transfer = self.featurizer.transform(transfer.texts) if transfer is not None else None
         n_feat = X.shape[1]
         W = np.zeros((n_feat, 3), dtype=np.float32)
         b = np.zeros(3, dtype=np.float64)
         cv_metrics: dict[str, Any] = {}
         for j, label in enumerate(LABELS):
-            C = cfg.C_info if label == "info" else cfg.C_emo
+            C = (cfg.C_info if label == "info" else cfg.C_emo) * (1.0 if transfer is None else cfg.transfer_C_scale)
             yy = y[label]
-            p_oof, thr, f1 = self._calibrate(label, yy, self._oof_scores(X, yy, C, self.seed))
+            soft = None if transfer is None else (X_transfer, transfer.probs[:, j])
+            p_oof, thr, f1 = self._calibrate(label, yy, self._oof_scores(X, yy, C, self.seed, soft))
             cv_metrics[label] = {
                 "oof_macro_f1_at_threshold": f1,
                 "oof_macro_f1_at_0.5": macro_f1(yy, p_oof >= 0.5),
@@ -141,7 +152,7 @@ class DisclosureDetector(SentenceDetector):
                 "positive_rate": float(yy.mean()),
                 "C": C,
             }
-            final = _logreg(C).fit(X, yy)
+            final = self._fit_head(X, yy, C, soft)
             W[:, j] = final.coef_.ravel().astype(np.float32)
             b[j] = float(final.intercept_[0])
 
@@ -152,6 +163,12 @@ class DisclosureDetector(SentenceDetector):
         else:
             b[2] = 0.5
         self.weights_, self.intercepts_ = W, b
+        if transfer is not None:
+            metadata = {**(metadata or {}), "distillation": {
+                "teacher": transfer.teacher, "n_transfer": int(len(transfer.texts)),
+                "transfer_weight": cfg.transfer_weight,
+                "teacher_mean_probability": {k: round(float(v), 4) for k, v in zip(LABELS, transfer.probs.mean(axis=0))},
+            }}
         self._finish_fit(np.asarray(X @ W[:, 2]).ravel() + b[2], metadata, len(x_text), len(i_text), cv_metrics)
         self.depth_weights_ = self.depth_intercepts_ = self.topic_weights_ = self.topic_intercepts_ = None
         if depth_texts is not None:
@@ -159,6 +176,14 @@ class DisclosureDetector(SentenceDetector):
                 raise ValueError("depth_texts needs depth_layers and depth_topics")
             self.fit_depth_topics(depth_texts, depth_layers, depth_topics)
         return self
+
+    def _fit_head(self, X: Any, yy: np.ndarray, C: float, transfer: Any = None) -> LogisticRegression:
+        """One disclosure head: class-balanced :func:`_logreg` on the gold rows, or, with ``transfer``
+        (``(X_transfer, q)``), the distillation objective of :mod:`.distill` on gold + soft-labelled rows."""
+        if transfer is None:
+            return _logreg(C).fit(X, yy)
+        rows, target, weight = soft_label_design(X, yy, transfer[0], transfer[1], self.config.transfer_weight)
+        return LogisticRegression(C=C, solver="lbfgs", max_iter=3000, tol=1e-4).fit(rows, target, sample_weight=weight)
 
     # ------------------------------------------------------- depth / topics
     def _base_scores(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
