@@ -113,3 +113,14 @@ def test_outcomes_names_a_non_numeric_outcome_value(tmp_path: Path) -> None:
     result = runner.invoke(app, ["outcomes", str(source), "--outcome", "liking", "--use-codes"])
     assert result.exit_code == 1
     assert "bad_outcome.csv, line 4, field 'liking': not a number: 'high'" in " ".join(result.output.split())
+
+
+def test_train_fast_without_conversation_corpora_names_the_missing_file(tmp_path):
+    """Distillation (the default) needs the transfer corpora: a clean error naming the first missing file."""
+    for rel in ("offmychest/train.csv", "question_intimacy/final_train.txt", "tweet_intimacy/train.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x\n")
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "topical_chat" in result.output and "valid_freq.json" in result.output
+    assert "Traceback" not in result.output

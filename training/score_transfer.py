@@ -6,7 +6,7 @@ recipe of ``finetune.cross_validated_logits`` / ``train_fine_tuned`` (same seeds
 ``bench/results/accurate_finetune_oof.parquet`` and the shipped encoder): one per CV fold (fine-tuned on the other
 four folds; used by ``bench/detector.py`` so that the fast tier's held-out fold never influenced its teacher) and
 the final one on every row (used by ``train_detector``). Writes ``bench/results/transfer_teacher_logits.npz``
-(``logits`` float32 ``[6, n, 2]``: folds 0-4 then final; ``texts_sha256`` of the transfer sentences).
+(``logits`` float16 ``[6, n, 2]``: folds 0-4 then final; ``texts_sha256`` of the transfer sentences).
 Per-teacher logits are cached in ``--build`` (about 8 minutes per teacher on 2 cores)::
 
     training/.venv/bin/python training/score_transfer.py --data ../shared/data
@@ -65,7 +65,8 @@ def main() -> None:
             print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
         out.append(np.load(cache))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, logits=np.stack(out), texts_sha256=np.array(sha), names=np.array([j[0] for j in jobs]))
+    # float16: soft labels need no more precision, and the file stays small (~2.5 MB)
+    np.savez_compressed(args.out, logits=np.stack(out).astype(np.float16), texts_sha256=np.array(sha), names=np.array([j[0] for j in jobs]))
     print(f"wrote {args.out}")
 
 

@@ -164,17 +164,19 @@ def _read_texts(path: Path, format: str | None, text_column: str):
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option(help="Folder with the shared datasets (offmychest/, question_intimacy/, tweet_intimacy/).")] = Path("../shared/data"),
+    data: Annotated[Path, typer.Option(help="Folder with the shared datasets (offmychest/, question_intimacy/, tweet_intimacy/; for distillation also topical_chat/, persuasionforgood/, casino/).")] = Path("../shared/data"),
     out: Annotated[Optional[Path], typer.Option(help="Where to write the artefact (default: the package's bundled artefact).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for cross-validation and training.")] = 0,
     tier: TierOption = Tier.fast,
+    distill: Annotated[bool, typer.Option(help="Fast tier: also learn from the accurate tier's teacher logits on "
+                                               "unlabelled conversation sentences (as shipped).")] = True,
 ) -> None:
     """Rebuild a detector artefact from the human-labelled data, deterministically."""
     from reciprocity.detect import train as train_tier
 
     try:
-        metrics = train_tier(data, out, tier=tier.value, seed=seed)
-    except (FileNotFoundError, InputError, ImportError) as error:
+        metrics = train_tier(data, out, tier=tier.value, seed=seed, distill=distill)
+    except (FileNotFoundError, InputError, ImportError, ValueError) as error:
         _fail(str(error))
     console.print_json(data=metrics)
 

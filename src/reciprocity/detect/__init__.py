@@ -39,12 +39,14 @@ def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast", n_jobs: 
     raise ValueError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
 
 
-def train(data_dir: Path, out_dir: Path | None = None, *, tier: Tier = "fast", seed: int = 0) -> dict:
-    """Rebuild a tier's artefact from the shared data. The accurate tier fine-tunes MiniLM with cross-validation,
+def train(data_dir: Path, out_dir: Path | None = None, *, tier: Tier = "fast", seed: int = 0,
+          distill: bool = True) -> dict:
+    """Rebuild a tier's artefact from the shared data. The fast tier is distilled from the accurate tier's teacher
+    logits (``distill``, :mod:`.distill`). The accurate tier fine-tunes MiniLM with cross-validation,
     exports it to int8 ONNX and fits its heads (:func:`.accurate.finetune.train_fine_tuned`; needs torch, the
     ``train`` extra, ~20 minutes on 2 cores); without torch it raises ``ImportError`` with the install hint."""
     if tier == "fast":
-        return train_detector(data_dir, out_dir, seed=seed)
+        return train_detector(data_dir, out_dir, seed=seed, distill=distill)
     if tier == "accurate":
         from .accurate.finetune import train_fine_tuned
 
