@@ -22,6 +22,7 @@ from reciprocity.detect.distill import (
     texts_sha256,
 )
 from reciprocity.detect.features import FeatureConfig
+from reciprocity.errors import InputError
 from reciprocity.detect.model import ARTIFACT_DIR, DetectorConfig
 
 from detect_fixtures import FIXTURE  # noqa: E402  (tests/ is on sys.path)
@@ -76,7 +77,7 @@ def test_teacher_file_errors_name_the_fix(tmp_path):
     other = tmp_path / "other.npz"
     np.savez(other, logits=np.zeros((1, 2, 2), np.float32), texts_sha256=np.array(texts_sha256(pd.Series(["x", "y"]))),
              names=np.array(["final"]))
-    with pytest.raises(ValueError, match="another transfer set"):
+    with pytest.raises(InputError, match="another transfer set"):
         load_teacher_logits(texts, other)
     good = tmp_path / "good.npz"
     np.savez(good, logits=np.arange(8, dtype=np.float32).reshape(2, 2, 2), texts_sha256=np.array(texts_sha256(texts)),
@@ -105,13 +106,15 @@ def test_calibrated_teacher_uses_only_the_given_rows():
 
 def _fit(transfer: TransferSet | None, weight: float = 1.0) -> DisclosureDetector:
     texts, info, emo = zip(*FIXTURE)
-    cfg = dataclasses.replace(SMALL, transfer_weight=weight)
+    cfg = dataclasses.replace(SMALL, transfer_weight=weight, transfer_C_scale=1.0)  # same C with and without
     return DisclosureDetector(cfg, seed=0).fit(list(texts), info, emo, transfer=transfer)
 
 
 def test_distillation_moves_the_student_towards_the_teacher():
     plain = _fit(None)
     student = _fit(TransferSet(TRANSFER, TEACHER, "test"))
+    muted = _fit(TransferSet(TRANSFER, TEACHER, "test"), weight=0.0)  # transfer rows present but weightless
+    np.testing.assert_allclose(muted.weights_[:, :2], plain.weights_[:, :2], atol=1e-3)
     probe = ["I love hiking with my dog every weekend."]
     p_plain = plain.predict(probe)["info_disclosure"].iloc[0]
     p_student = student.predict(probe)["info_disclosure"].iloc[0]

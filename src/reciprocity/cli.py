@@ -176,7 +176,7 @@ def train(
 
     try:
         metrics = train_tier(data, out, tier=tier.value, seed=seed, distill=distill)
-    except (FileNotFoundError, InputError, ImportError, ValueError) as error:
+    except (FileNotFoundError, InputError, ImportError) as error:
         _fail(str(error))
     console.print_json(data=metrics)
 

@@ -9,7 +9,8 @@ soft labels, and each head minimises
     + ½‖β‖²,    w_1 = 1 / (2 π), w_0 = 1 / (2 (1 - π)),
 
 with ``π`` the gold positive rate (the class-balanced weights of the gold part carried over to the soft labels) and
-``λ = DetectorConfig.transfer_weight``: a transfer sentence weighs as much as a gold one. Its soft cross-entropy
+``λ = DetectorConfig.transfer_weight``: with λ = 1 a transfer sentence weighs, on average over ``q``, about as much
+as a gold one. Its soft cross-entropy
 is written as two weighted rows (label 1 with weight ``q w_1 λ``, label 0 with weight ``(1 - q) w_0 λ``), so
 scikit-learn's ``LogisticRegression`` fits it. (Hinton et al. 2015, *Distilling the knowledge in a neural network*.)
 
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..errors import InputError, Problem
 from .base import LABELS
 from .calibration import platt_apply, platt_fit
 
@@ -71,8 +73,9 @@ def load_teacher_logits(texts: pd.Series, path: Path = TEACHER_FILE) -> dict[str
     with np.load(path, allow_pickle=False) as z:
         logits, sha, names = z["logits"], str(z["texts_sha256"]), [str(n) for n in z["names"]]
     if sha != texts_sha256(texts) or logits.shape[1] != len(texts):
-        raise ValueError(f"{path}: logits belong to another transfer set (sha256 {sha[:12]}, {logits.shape[1]} rows, "
-                         f"expected {texts_sha256(texts)[:12]}, {len(texts)} rows); {REBUILD_HINT}")
+        raise InputError(Problem(str(path), "array 'logits'", "texts_sha256",
+                                 f"the logits belong to another transfer set (sha256 {sha[:12]}, {logits.shape[1]} rows; "
+                                 f"expected {texts_sha256(texts)[:12]}, {len(texts)} rows); {REBUILD_HINT}"))
     return {n: logits[i].astype(np.float64) for i, n in enumerate(names)}
 
 
@@ -81,7 +84,7 @@ def calibrated_teacher(logits: np.ndarray, oof: pd.DataFrame, labels: np.ndarray
     ``rows`` (positions in OffMyChest) against their 0/1 ``labels`` ``[len(rows), 2]``."""
     whole = oof[oof["piece"] < 0].set_index("row").sort_index()
     if not np.array_equal(whole.index.to_numpy(), np.arange(len(whole))) or len(whole) <= int(np.max(rows, initial=-1)):
-        raise ValueError(f"{OOF_FILE}: out-of-fold logits must cover OffMyChest rows 0..n-1 once each")
+        raise ValueError("out-of-fold logits must cover OffMyChest rows 0..n-1 once each (whole-row entries, piece -1)")
     out = np.empty_like(np.asarray(logits, dtype=np.float64))
     for j, label in enumerate(LABELS):
         a, c = platt_fit(whole[f"logit_{label}"].to_numpy()[rows], np.asarray(labels)[:, j])
@@ -114,7 +117,7 @@ def transfer_set(data_dir: Path, teacher: str, rows: np.ndarray | None = None) -
     texts = D.load_transfer_sentences(data_dir)
     logits = load_teacher_logits(texts)
     if teacher not in logits:
-        raise ValueError(f"unknown teacher {teacher!r}; the file has {sorted(logits)}")
+        raise ValueError(f"unknown teacher {teacher!r}; {TEACHER_FILE} has {sorted(logits)}")
     if not OOF_FILE.is_file():
         raise FileNotFoundError(f"out-of-fold logits not found: {OOF_FILE} (training/README.md)")
     omc = D.load_offmychest(data_dir)

@@ -77,7 +77,8 @@ class DetectorConfig(ConfigJSON):
     n_features_small: int = SMALL_HASH_FEATURES
     #: λ of the distillation objective (:mod:`.distill`): weight of a transfer sentence relative to a gold one
     transfer_weight: float = 1.0
-    #: with transfer rows the heads use ``C`` × this (9× more rows, less regularisation; from {1, 3, 10} on CV fold 0)
+    #: with transfer rows the heads use ``C`` × this (~9× more sentences, less regularisation; from {1, 3, 10} on
+    #: CV fold 0)
     transfer_C_scale: float = 3.0
     #: ``disclosure`` also requires the depth model's P(layer >= 1) >= 0.5 (only with a learned depth model)
     gate_with_depth: bool = True
@@ -166,7 +167,7 @@ class DisclosureDetector(SentenceDetector):
         if transfer is not None:
             metadata = {**(metadata or {}), "distillation": {
                 "teacher": transfer.teacher, "n_transfer": int(len(transfer.texts)),
-                "transfer_weight": cfg.transfer_weight,
+                "transfer_weight": cfg.transfer_weight, "transfer_C_scale": cfg.transfer_C_scale,
                 "teacher_mean_probability": {k: round(float(v), 4) for k, v in zip(LABELS, transfer.probs.mean(axis=0))},
             }}
         self._finish_fit(np.asarray(X @ W[:, 2]).ravel() + b[2], metadata, len(x_text), len(i_text), cv_metrics)
@@ -183,7 +184,8 @@ class DisclosureDetector(SentenceDetector):
         if transfer is None:
             return _logreg(C).fit(X, yy)
         rows, target, weight = soft_label_design(X, yy, transfer[0], transfer[1], self.config.transfer_weight)
-        return LogisticRegression(C=C, solver="lbfgs", max_iter=3000, tol=1e-4).fit(rows, target, sample_weight=weight)
+        # the class balance is inside ``weight``, so the head's own class weighting is switched off
+        return _logreg(C).set_params(class_weight=None).fit(rows, target, sample_weight=weight)
 
     # ------------------------------------------------------- depth / topics
     def _base_scores(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
