@@ -96,7 +96,7 @@ def test_calibrated_teacher_uses_only_the_given_rows():
     rows = np.arange(200)
     q = calibrated_teacher(logits, oof, labels[rows], rows)
     assert q.shape == (3, 2) and (np.diff(q, axis=0) > 0).all() and q.min() > 0 and q.max() < 1
-    # labels of rows outside ``rows`` cannot change the result
+    # out-of-fold logits of rows outside ``rows`` cannot change the result
     oof2 = oof.copy()
     oof2.loc[oof2["row"] >= 200, ["logit_info", "logit_emo"]] *= -1
     np.testing.assert_allclose(calibrated_teacher(logits, oof2, labels[rows], rows), q)

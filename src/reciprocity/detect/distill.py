@@ -65,8 +65,8 @@ class TransferSet:
 
 def load_teacher_logits(texts: pd.Series, path: Path = TEACHER_FILE) -> dict[str, np.ndarray]:
     """Teacher name (``fold0`` … ``fold4``, ``final``) -> logits ``[n, 2]`` for ``texts`` (the transfer set).
-    Raises ``FileNotFoundError`` / ``ValueError`` (with the rebuild command) when the file is missing or belongs to
-    another transfer set."""
+    Raises ``FileNotFoundError`` / :class:`~reciprocity.errors.InputError` (with the rebuild command) when the file
+    is missing or belongs to another transfer set."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"teacher logits not found: {path}; {REBUILD_HINT}")

@@ -182,7 +182,7 @@ class DisclosureDetector(SentenceDetector):
         """One disclosure head: class-balanced :func:`_logreg` on the gold rows, or, with ``transfer``
         (``(X_transfer, q)``), the distillation objective of :mod:`.distill` on gold + soft-labelled rows."""
         if transfer is None:
-            return _logreg(C).fit(X, yy)
+            return super()._fit_head(X, yy, C)
         rows, target, weight = soft_label_design(X, yy, transfer[0], transfer[1], self.config.transfer_weight)
         # the class balance is inside ``weight``, so the head's own class weighting is switched off
         return _logreg(C).set_params(class_weight=None).fit(rows, target, sample_weight=weight)
