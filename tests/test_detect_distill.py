@@ -151,3 +151,24 @@ def test_transfer_sentences_match_the_teacher_file():
     logits = load_teacher_logits(texts)
     assert sorted(logits) == ["final", "fold0", "fold1", "fold2", "fold3", "fold4"]
     assert all(v.shape == (len(texts), 2) and np.isfinite(v).all() for v in logits.values())
+
+
+@pytest.mark.skipif(not (SHARED / "topical_chat").is_dir(), reason="shared data not present")
+def test_transfer_set_calibrates_on_the_students_training_rows_only():
+    from reciprocity.detect import data as D
+    from reciprocity.detect.accurate.train import cv_folds
+    from reciprocity.detect.distill import OOF_FILE, transfer_set
+
+    omc = D.load_offmychest(SHARED)
+    train_rows, held_out = cv_folds(omc["info"].to_numpy(), omc["emo"].to_numpy(), 5, 0)[0]
+    fold = transfer_set(SHARED, "fold0", train_rows)
+    assert fold.teacher == "fold0" and len(fold.texts) == len(fold.probs) > 100_000
+    logits = load_teacher_logits(fold.texts)["fold0"]
+    y = omc[["info", "emo"]].to_numpy()
+    expected = calibrated_teacher(logits, pd.read_parquet(OOF_FILE), y[train_rows], train_rows)
+    np.testing.assert_allclose(fold.probs, expected)
+    # calibrating on every row (held-out fold included) gives different soft labels
+    everything = calibrated_teacher(logits, pd.read_parquet(OOF_FILE), y, np.arange(len(omc)))
+    assert np.abs(everything - fold.probs).max() > 1e-4
+    with pytest.raises(ValueError, match="unknown teacher"):
+        transfer_set(SHARED, "fold9", train_rows)
