@@ -124,3 +124,57 @@ def test_train_fast_without_conversation_corpora_names_the_missing_file(tmp_path
     assert result.exit_code != 0
     assert "topical_chat" in result.output and "valid_freq.json" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_detect_keeps_the_inputs_own_code_columns(tmp_path: Path, suffix: str) -> None:
+    import pandas as pd
+
+    from reciprocity.corpus import read
+
+    out = tmp_path / f"coded{suffix}"
+    result = runner.invoke(app, ["detect", str(EXAMPLES / "conversations.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    source = pd.read_csv(EXAMPLES / "conversations.csv")
+    coded = pd.read_parquet(out) if suffix == ".parquet" else (
+        pd.read_json(out, lines=True) if suffix == ".jsonl" else pd.read_csv(out))
+    assert coded.columns.is_unique and len(coded) == len(source)
+    assert coded["input_disclosure"].astype(bool).tolist() == source["disclosure"].astype(bool).tolist()
+    assert {"disclosure", "depth", "layer", "topics"} <= set(coded.columns)
+    assert "input_disclosure" in " ".join(result.output.split())
+    assert len(read(EXAMPLES / "conversations.csv")) == len(source)
+
+
+def test_errors_are_printed_verbatim_not_as_markup(tmp_path: Path) -> None:
+    odd = tmp_path / "data[red].csv"
+    odd.write_text("conversation_id,speaker,text\n")
+    result = runner.invoke(app, ["analyze", str(odd), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "data[red].csv, rows: no utterances to analyse (the table has no rows)" in " ".join(result.output.split())
+    assert not (tmp_path / "o").exists()  # nothing half-written
+    missing = runner.invoke(app, ["analyze", str(tmp_path / "[/]x.csv")])
+    assert missing.exit_code == 1 and "[/]x.csv" in missing.output
+
+
+def test_all_rows_skipped_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("conversation_id,speaker,text\na,,hi\n")
+    result = runner.invoke(app, ["analyze", str(bad), "--skip-invalid", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "no utterances to analyse (all 1 rows were invalid and skipped)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("args", [["analyze", str(EXAMPLES / "conversations.csv"), "--permutations", "-5"],
+                                  ["detect", "--text", "hi", "--jobs", "0"]])
+def test_bad_option_values_are_usage_errors_not_tracebacks(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Invalid value" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_detect_unknown_output_format_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["detect", "--text-column", "text", str(EXAMPLES / "conversations.csv"),
+                                 "--out", str(tmp_path / "codes.txt")])
+    assert result.exit_code == 1
+    assert "codes.txt, file: cannot tell the format from suffix '.txt'" in " ".join(result.output.split())
+    assert not (tmp_path / "codes.txt").exists()

@@ -138,6 +138,20 @@ def test_malformed_json_line_is_located(tmp_path: Path) -> None:
     assert [p.location for p in table.attrs["skipped"]] == ["line 2", "line 3"]
 
 
+def test_json_object_or_list_as_text_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"conversation_id": "a", "speaker": "x", "text": "hi"}\n'
+                    '{"conversation_id": "a", "speaker": "y", "text": {"a": 1}}\n'
+                    '{"conversation_id": "a", "speaker": ["y"], "text": "ok"}\n')
+    with pytest.raises(InputError, match=r"in.jsonl, line 2, field 'text': expected a string or number, found an object"):
+        read(path)
+    table = read(path, skip_invalid=True)
+    assert table["text"].tolist() == ["hi"]
+    assert [str(p).split(", ", 1)[1] for p in table.attrs["skipped"]] == [
+        "line 2, field 'text': expected a string or number, found an object",
+        "line 3, field 'speaker': expected a string or number, found a list"]
+
+
 def test_skip_invalid_reports_every_skipped_row(tmp_path: Path) -> None:
     body = "id,conversation_id,speaker,text,reply_to\n1,a,x,hi,\n2,a,y,,1\n3,a,x,back,2\n4,a,y,fine,1\n1,a,y,dup,\n"
     table = read(_csv(tmp_path, body), skip_invalid=True)

@@ -147,3 +147,24 @@ def test_compact_and_plain_tables_give_the_same_analysis() -> None:
                                   b.utterances.drop(columns=["text", "id", "layer"]))
     assert json.dumps(a.summary, default=str) == json.dumps(b.summary, default=str)
     assert compact(a.utterances)["text"].tolist() == b.utterances["text"].tolist()
+
+
+def test_top_level_detect_keeps_working_after_the_subpackage_is_imported() -> None:
+    import importlib
+
+    texts = ["I was diagnosed with depression last year.", "The bus was late again."]
+    first = reciprocity.detect(texts)
+    detect_package = importlib.import_module("reciprocity.detect")
+    import reciprocity.detect as aliased  # the subpackage, as before
+
+    assert aliased is detect_package and hasattr(aliased, "DisclosureDetector")
+    pd.testing.assert_frame_equal(reciprocity.detect(texts), first)  # still callable after the import
+    pd.testing.assert_frame_equal(reciprocity.detect(texts, n_jobs=2), first)
+    table = pd.DataFrame({"text": texts, "disclosure": [False, True], "depth": [0.0, 2.0]})
+    coded = reciprocity.detect(table)
+    assert coded.columns.is_unique and coded["input_depth"].tolist() == [0.0, 2.0]
+    pd.testing.assert_frame_equal(coded[first.columns], first)
+    with pytest.raises(InputError, match="input_depth"):
+        reciprocity.detect(table.assign(input_depth=1.0))
+    with pytest.raises(InputError, match="field 'post'"):
+        reciprocity.detect(table, text_column="post")

@@ -14,24 +14,14 @@ from reciprocity.analyze import Analysis, analyze
 from reciprocity.corpus import read, write
 from reciprocity.errors import InputError, Problem
 
+# ``reciprocity.detect`` is the detector subpackage, and calling it codes texts or a table
+# (``reciprocity.detect(texts, tier=..., n_jobs=...)``, :func:`reciprocity.detect.detect`).
+import reciprocity.detect as detect  # noqa: E402
+
 if TYPE_CHECKING:
     import pandas as pd
 
 __version__ = "0.1.0"
-
-
-def detect(texts_or_table: "pd.DataFrame | pd.Series | list[str]", text_column: str = "text") -> "pd.DataFrame":
-    """Disclosure codes for texts, or a table with the codes appended (THEORY.md §2 schema)."""
-    import pandas as pd
-
-    from reciprocity.detect import detect as run_detector
-
-    if isinstance(texts_or_table, pd.DataFrame):
-        if text_column not in texts_or_table.columns:
-            raise InputError(Problem("<table>", "header", text_column, "no such column"))
-        codes = run_detector(texts_or_table[text_column].fillna("").astype(str))
-        return pd.concat([texts_or_table, codes.set_index(texts_or_table.index)], axis=1)
-    return run_detector(texts_or_table)
 
 
 def advise(table: "pd.DataFrame", *, use_codes: bool | None = None) -> "pd.DataFrame":
@@ -48,7 +38,7 @@ def advise(table: "pd.DataFrame", *, use_codes: bool | None = None) -> "pd.DataF
     table = validate(table)
     if use_codes is None:
         use_codes = "disclosure" in table.columns or "depth" in table.columns
-    coded = prepare_codes(table) if use_codes else detect(table)
+    coded = prepare_codes(table) if use_codes else detect.detect(table)
     return alerts_for(coded)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from reciprocity.advise import advise
 from reciprocity.corpus import validate
+from reciprocity.errors import InputError, Problem
 from reciprocity.measure import (
     conversation_profile,
     prepare_codes,
@@ -144,6 +145,9 @@ def analyze(
     """
     skipped = [str(problem) for problem in table.attrs.get("skipped", [])]
     table = validate(table, source)
+    if table.empty:
+        why = f"all {len(skipped)} rows were invalid and skipped" if skipped else "the table has no rows"
+        raise InputError(Problem(source, "rows", None, f"no utterances to analyse ({why})"))
     release_memory()
     if use_codes:
         coded = prepare_codes(table, source)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from reciprocity.errors import InputError, Problem
 
@@ -32,13 +33,20 @@ class Tier(str, Enum):
 
 
 TierOption = Annotated[
-    Tier, typer.Option("--tier", help="Detector tier: fast (no deep learning) or accurate (MiniLM ONNX; needs reciprocity[accurate]).")
+    Tier, typer.Option("--tier", help="Detector tier: fast (no deep learning) or accurate (MiniLM ONNX; needs reciprocity\\[accurate]).")
 ]
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def _check_jobs(value: int) -> int:
+    """``--jobs``: a positive number of workers, or -1 for every core."""
+    if value == 0 or value < -1:
+        raise typer.BadParameter(f"{value} is not a number of workers (use 1, 2, ... or -1 for every core)")
+    return value
 
 
 def _report_skipped(table) -> None:
@@ -46,7 +54,7 @@ def _report_skipped(table) -> None:
     if skipped:
         console.print(f"[yellow]skipped {len(skipped)} invalid row(s):[/]")
         for problem in skipped:
-            console.print(f"  {problem}", highlight=False, soft_wrap=True)
+            console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _progress() -> Progress:
@@ -61,7 +69,7 @@ def analyze(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("out"),
     use_codes: Annotated[bool, typer.Option("--use-codes", help="Analyse the input's own disclosure/depth codes instead of running the detector.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for the null baselines.")] = 0,
-    permutations: Annotated[int, typer.Option(help="Shuffles for the null baseline.")] = 200,
+    permutations: Annotated[int, typer.Option(min=1, help="Shuffles for the null baseline.")] = 200,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Skip invalid rows (each one is reported) instead of stopping.")] = False,
     tier: TierOption = Tier.fast,
 ) -> None:
@@ -98,12 +106,11 @@ def detect(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (.csv, .jsonl or .parquet).")] = None,
     format: FormatOption = None,
     tier: TierOption = Tier.fast,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes for the fast tier on large inputs (-1: every core).")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", callback=_check_jobs,
+                                      help="Worker processes for the fast tier on large inputs (-1: every core).")] = 1,
 ) -> None:
     """Disclosure codes (info/emo probabilities, disclosure, depth, layer, topics) for texts."""
     import json
-
-    import pandas as pd
 
     from reciprocity.corpus import write
 
@@ -125,20 +132,23 @@ def detect(
     if out is None:
         _fail("--out FILE is required with an INPUT file")
     from reciprocity.analyze import detect_in_batches
+    from reciprocity.detect import KEPT_PREFIX, append_codes
 
     try:
         table = _read_texts(input, format, text_column)
-        coded = table
-        if len(table):
-            with _progress() as progress:
-                task = progress.add_task("detecting disclosure", total=len(table))
-                codes = detect_in_batches(run_detector, table[text_column],
-                                           lambda done, total: progress.update(task, completed=done))
-            coded = pd.concat([table, codes], axis=1)
+        with _progress() as progress:
+            task = progress.add_task("detecting disclosure", total=len(table))
+            codes = detect_in_batches(run_detector, table[text_column],
+                                      lambda done, total: progress.update(task, completed=done))
+        coded = append_codes(table, codes, str(input))
+        write(coded, out)
     except (InputError, ImportError) as error:
         _fail(str(error))
-    write(coded, out)
-    console.print(f"coded {len(coded)} texts → {out}", highlight=False)
+    kept = [c for c in coded.columns if c.startswith(KEPT_PREFIX) and c not in table.columns]
+    if kept:
+        console.print(f"kept the input's own {', '.join(c[len(KEPT_PREFIX):] for c in kept)} column(s) as "
+                      f"{', '.join(kept)}", markup=False, highlight=False)
+    console.print(f"coded {len(coded)} texts → {out}", highlight=False, markup=False)
 
 
 def _read_texts(path: Path, format: str | None, text_column: str):
@@ -219,8 +229,10 @@ def outcomes(
     tidy.to_csv(out, index=False)
     focal = tidy.loc[tidy["term"] == tidy["model"]]
     for row in focal.itertuples():
-        console.print(f"{row.outcome:<20} {row.term:<28} b = {row.estimate:+.3f} "
-                      f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p = {row.p:.3f}  n = {row.n}", highlight=False, soft_wrap=True)
+        line = (f"{row.outcome:<20} {row.term:<28} not estimated: {row.note}  n = {row.n}" if row.note else
+                f"{row.outcome:<20} {row.term:<28} b = {row.estimate:+.3f} "
+                f"[{row.ci_low:+.3f}, {row.ci_high:+.3f}]  p = {row.p:.3f}  n = {row.n}")
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"table → {out}", highlight=False)
 
 

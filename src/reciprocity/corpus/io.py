@@ -33,7 +33,7 @@ def infer_format(path: str | Path) -> str:
     except KeyError:
         raise InputError(
             Problem(str(path), "file", None, f"cannot tell the format from suffix '{path.suffix}'; "
-                    f"pass format= one of {', '.join(FORMATS)}")
+                    f"pass format= (CLI: --format) one of {', '.join(FORMATS)}")
         ) from None
 
 
@@ -183,6 +183,14 @@ def _parse_json_lines(path: Path, text: str, skip_invalid: bool, problems: list[
             problem = Problem(str(path), f"line {number}", None, message)
             if not skip_invalid:
                 raise InputError(problem) from None
+            problems.append(problem)
+            continue
+        nested = next((k for k in _STRING_COLUMNS if isinstance(record.get(k), (dict, list))), None)
+        if nested is not None:
+            kind = "an object" if isinstance(record[nested], dict) else "a list"
+            problem = Problem(str(path), f"line {number}", nested, f"expected a string or number, found {kind}")
+            if not skip_invalid:
+                raise InputError(problem)
             problems.append(problem)
             continue
         records.append(record)

@@ -11,11 +11,15 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+
+from reciprocity.errors import InputError, Problem
 
 from .model import DetectorConfig, DisclosureDetector
 from .model import detect as detect_fast
@@ -25,11 +29,12 @@ Tier = Literal["fast", "accurate"]
 TIERS: tuple[str, ...] = ("fast", "accurate")
 
 
-def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast", n_jobs: int = 1) -> pd.DataFrame:
-    """Disclosure codes for texts with the bundled detector of ``tier`` (one row per text, same index).
+#: Prefix given to a table's own columns that share a name with a detector code (``detect`` on a table; the same
+#: convention as :func:`reciprocity.analyze`).
+KEPT_PREFIX = "input_"
 
-    ``n_jobs`` (fast tier): worker processes for large batches (-1: every core); the accurate tier already runs
-    onnxruntime on every core and ignores it."""
+
+def _codes(texts: Iterable[str] | pd.Series | str, tier: Tier, n_jobs: int) -> pd.DataFrame:
     if tier == "fast":
         return detect_fast(texts, n_jobs=n_jobs)
     if tier == "accurate":
@@ -37,6 +42,47 @@ def detect(texts: Iterable[str] | pd.Series | str, tier: Tier = "fast", n_jobs: 
 
         return detect_accurate(texts)
     raise ValueError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
+
+
+def detect(
+    texts: Iterable[str] | pd.Series | str | pd.DataFrame, tier: Tier = "fast", n_jobs: int = 1, text_column: str = "text"
+) -> pd.DataFrame:
+    """Disclosure codes with the bundled detector of ``tier``: for texts, one row per text (same index); for a
+    table, the table with the codes appended as columns (its ``text_column`` is coded, missing text as empty).
+
+    A table's own columns named like a code (e.g. human ``disclosure``/``depth`` codes) are kept, renamed with the
+    prefix ``input_``, so nothing is lost. ``n_jobs`` (fast tier): worker processes for large batches (-1: every
+    core); the accurate tier already runs onnxruntime on every core and ignores it."""
+    if not isinstance(texts, pd.DataFrame):
+        return _codes(texts, tier, n_jobs)
+    table = texts
+    if text_column not in table.columns:
+        raise InputError(Problem("<table>", "header", text_column, "no such column"))
+    codes = _codes(table[text_column].fillna("").astype(str), tier, n_jobs)
+    return append_codes(table, codes)
+
+
+def append_codes(table: pd.DataFrame, codes: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
+    """``table`` with the detector ``codes`` (one row per table row, in order) appended as columns; the table's
+    own columns named like a code are kept, renamed ``input_<name>`` (an error names ``source`` if that is taken)."""
+    clash = [c for c in codes.columns if c in table.columns]
+    taken = [KEPT_PREFIX + c for c in clash if KEPT_PREFIX + c in table.columns]
+    if taken:
+        raise InputError(Problem(source, "header", taken[0], f"cannot keep the table's own {clash} columns as "
+                                 f"{[KEPT_PREFIX + c for c in clash]}: {taken} already exist; rename them first"))
+    kept = table.rename(columns={c: KEPT_PREFIX + c for c in clash})
+    return pd.concat([kept, codes.set_axis(table.index)], axis=1)
+
+
+class _CallableModule(types.ModuleType):
+    """``reciprocity.detect`` is this subpackage and, called, :func:`detect` — so ``reciprocity.detect(texts)``
+    keeps working after the subpackage has been imported (which rebinds the package attribute to the module)."""
+
+    def __call__(self, *args, **kwargs) -> pd.DataFrame:
+        return detect(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 
 def train(data_dir: Path, out_dir: Path | None = None, *, tier: Tier = "fast", seed: int = 0,
@@ -54,4 +100,4 @@ def train(data_dir: Path, out_dir: Path | None = None, *, tier: Tier = "fast", s
     raise ValueError(f"unknown tier '{tier}'; use one of {', '.join(TIERS)}")
 
 
-__all__ = ["TIERS", "DetectorConfig", "DisclosureDetector", "Tier", "detect", "train", "train_detector"]
+__all__ = ["KEPT_PREFIX", "append_codes", "TIERS", "DetectorConfig", "DisclosureDetector", "Tier", "detect", "train", "train_detector"]

@@ -56,8 +56,8 @@ def simulate_command(
     try:
         chosen = find_scenario(scenario)
         params = chosen.params.replace(**_overrides(set_ or []))
-        n = dyads or chosen.n_dyads or 1000
-        t = turns or chosen.n_turns or 60
+        n = dyads if dyads is not None else chosen.n_dyads or 1000
+        t = turns if turns is not None else chosen.n_turns or 60
         s = seed if seed is not None else (chosen.seed or 0)
         if n < 1 or t < 1 or chunk_size < 1:
             raise ValueError("--dyads, --turns and --chunk-size must be positive")
