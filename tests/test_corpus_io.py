@@ -272,3 +272,15 @@ def test_topics_parsed_once_per_distinct_value_and_shared() -> None:
     shared = compact(pd.DataFrame({"conversation_id": "c", "speaker": "A", "text": "t",
                                    "topics": [["p", "q"], ["p", "q"], ["r"], parsed.iloc[4]]}))["topics"]
     assert shared.iloc[0] is shared.iloc[1] and shared.tolist() == [["p", "q"], ["p", "q"], ["r"], ["c"]]
+
+
+def test_every_problem_of_a_file_is_reported_in_line_order(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("conversation_id,speaker,text\na,x,hello\na,,hi\na,x,hi,extra\na,y,ok\n")
+    with pytest.raises(InputError) as caught:
+        read(path)
+    expected = [f"{path}, line 3, field 'speaker': empty value", f"{path}, line 4: expected 3 fields, found 4"]
+    assert [str(p) for p in caught.value.problems] == expected
+    assert str(caught.value) == expected[0] + " (and 1 more problem)"
+    table = read(path, skip_invalid=True)
+    assert table["text"].tolist() == ["hello", "ok"] and [str(p) for p in table.attrs["skipped"]] == expected

@@ -52,12 +52,27 @@ def read(path: str | Path, format: str | None = None, *, skip_invalid: bool = Fa
     readers = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet, "convokit": _read_convokit}
     if format not in readers:
         raise InputError(Problem(str(path), "file", None, f"unknown format '{format}'; use one of {', '.join(FORMATS)}"))
-    raw, problems = readers[format](path, skip_invalid)
-    table = validate(raw, str(path), skip_invalid=skip_invalid)
+    # Readers always set malformed records aside, so that without ``skip_invalid`` the error lists every
+    # problem of the file (malformed records and invalid values), in line order, not just the first one.
+    raw, problems = readers[format](path, True)
+    try:
+        table = validate(raw, str(path), skip_invalid=skip_invalid)
+    except InputError as error:
+        if not problems or error.problems[0].location == "header":
+            raise
+        raise InputError(sorted(problems + error.problems, key=_line_order)) from None
+    if problems and not skip_invalid:
+        raise InputError(problems)
     del raw
     table = compact(table)
-    table.attrs["skipped"] = problems + table.attrs["skipped"]
+    table.attrs["skipped"] = sorted(problems + table.attrs["skipped"], key=_line_order)
     return table
+
+
+def _line_order(problem: Problem) -> int:
+    """Sort key of a problem: its line or row number ("line 12", "row 4"), problems without one last."""
+    number = problem.location.removeprefix("line ").removeprefix("row ")
+    return int(number) if number.isdigit() else 1 << 62
 
 
 def _decode(path: Path, data: bytes, skip_invalid: bool, header: list[str] | None = None) -> tuple[str, list[Problem]]:
