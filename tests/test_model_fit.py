@@ -63,6 +63,17 @@ def test_fit_recovers_clear_parameters_quickly():
     assert result.params.reciprocity == pytest.approx(result.estimates["reciprocity"])
 
 
+def test_fit_without_topic_codes_leaves_the_breadth_moment_out():
+    truth = Params(disclosure_bias=0.5, reciprocity=0.7)
+    table = simulate(truth, 200, 25, seed=11).drop(columns=["topics"])
+    result = fit(table, parameters=("disclosure_bias", "reciprocity"), min_sim=400, n_screen=8, n_starts=1,
+                 max_evals=40, n_boot=100, seed=3)
+    assert "breadth" not in set(result.moments["moment"]) and result.extra["moments_left_out"] == ["breadth"]
+    assert len(result.moments) == len(MOMENT_NAMES) - 1
+    assert abs(result.estimates["reciprocity"] - 0.7) < 0.15  # not dragged off by a breadth of 0 everywhere
+    assert abs(result.estimates["disclosure_bias"] - 0.5) < 0.4
+
+
 def test_filter_tracks_true_latent_state():
     table = simulate(Params(), 6, 40, seed=7)
     latent = filter_latent(table, Params(), n_particles=500, seed=1)
@@ -177,3 +188,22 @@ def test_non_disclosing_utterances_count_as_depth_zero():
     graded.loc[~graded["disclosure"], "layer"] = 1
     np.testing.assert_allclose(moments(flat_from_table(prepare_codes(graded))),
                                moments(flat_from_table(prepare_codes(table))))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"turn": [1, 2, np.nan, 4, 5, 6]}, "row 3, field 'turn': turn must be an integer"),
+    ({"turn": [1, 2, 2, 4, 5, 6]}, "row 3, field 'turn': turn repeated within its conversation"),
+    ({"conversation_id": [None] * 3 + ["c"] * 3}, "row 1, field 'conversation_id': empty value"),
+    ({"speaker": [None, "B", "A", "B", "A", "B"]}, "row 1, field 'speaker': empty value"),
+])
+def test_filter_rejects_tables_it_cannot_order(change, message):
+    from reciprocity.errors import InputError
+
+    table = pd.DataFrame({"conversation_id": ["c"] * 6, "speaker": list("ABABAB"), "turn": [1, 2, 3, 4, 5, 6],
+                          "disclosure": [False, True, True, True, False, False], "depth": [0, 1, 2, 2, 0, 0.0]})
+    with pytest.raises(InputError, match=message):
+        filter_latent(table.assign(**change), n_particles=50)
+    numeric_strings = filter_latent(table.assign(turn=["2", "10", "3", "4", "5", "6"]), n_particles=50)
+    assert numeric_strings["turn"].tolist() == [2, 3, 4, 5, 6, 10]  # numeric, not string, order
+    with pytest.raises(ValueError, match="level"):
+        filter_latent(table, level=1.5)

@@ -168,3 +168,50 @@ def test_top_level_detect_keeps_working_after_the_subpackage_is_imported() -> No
         reciprocity.detect(table.assign(input_depth=1.0))
     with pytest.raises(InputError, match="field 'post'"):
         reciprocity.detect(table, text_column="post")
+
+
+def _coded(**change) -> pd.DataFrame:
+    table = pd.DataFrame({"conversation_id": ["c"] * 6, "speaker": list("ABABAB"), "turn": range(1, 7),
+                          "text": ["x"] * 6, "disclosure": [False, True, True, True, False, False],
+                          "depth": [0, 1, 2, 2, 0, 0.0]})
+    return table.assign(**change)
+
+
+@pytest.mark.parametrize("codes", [[False, True, None, True, False, False], [0, 1, float("nan"), 1, 0, 0],
+                                   pd.array([False, True, None, True, False, False], dtype="boolean"),
+                                   ["no", "yes", " ", "yes", "no", "no"]])
+def test_a_missing_disclosure_code_is_never_read_as_no(codes) -> None:
+    from reciprocity.measure import prepare_codes
+
+    with pytest.raises(InputError, match="row 3, field 'disclosure': disclosure code is missing"):
+        reciprocity.analyze(_coded(disclosure=codes).drop(columns="depth"), use_codes=True)
+    # with depths, the missing code is derived from the row's depth (2 > 0), as when the column is absent
+    assert prepare_codes(_coded(disclosure=codes))["disclosure"].tolist() == [False, True, True, True, False, False]
+
+
+def test_breadth_counts_topics_of_disclosing_utterances_only() -> None:
+    topics = ["emotions;religion", "school_work", "", "", "money_property", ""]  # rows 1 and 5 do not disclose
+    assert reciprocity.analyze(_coded(topics=topics), use_codes=True).conversations["breadth"].tolist() == [1]
+
+
+def test_derived_layer_is_zero_without_disclosure_and_rounds_half_up() -> None:
+    from reciprocity.measure import prepare_codes
+
+    coded = prepare_codes(_coded(depth=[0, 0.4, 0.6, 2.5, 1.5, 0]).drop(columns="disclosure"))
+    assert coded["disclosure"].tolist() == [False, True, True, True, True, False]
+    assert coded["layer"].tolist() == [0, 1, 1, 3, 2, 0]
+
+
+def test_integer_and_string_ids_of_one_conversation_are_checked_together() -> None:
+    table = pd.concat([_coded(conversation_id=1), _coded(conversation_id="1")], ignore_index=True)
+    with pytest.raises(InputError, match="row 7, field 'turn': turn repeated within its conversation"):
+        reciprocity.analyze(table, use_codes=True)
+
+
+def test_mixed_type_metadata_survives_save(tmp_path: Path) -> None:
+    rows = [dict(conversation_id="c", speaker="AB"[i % 2], turn=i, text="hi", disclosure=1, depth=1, meta=m)
+            for i, m in enumerate([1, "two", 3.5, None])]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    result = reciprocity.analyze(reciprocity.read(tmp_path / "m.jsonl"), use_codes=True)
+    result.save(tmp_path / "out")
+    assert pd.read_parquet(tmp_path / "out" / "utterances.parquet")["meta"].tolist() == ["1", "two", "3.5", None]

@@ -145,7 +145,10 @@ def find_problems(raw: pd.DataFrame, source: str, locations: Sequence | None = N
         turns = pd.to_numeric(raw["turn"], errors="coerce")
         not_integer = turns.isna() | (turns != turns.round())
         flag(not_integer, "turn", "turn must be an integer")
-        keys = pd.DataFrame({"c": pd.factorize(raw[CONVERSATION])[0], "t": turns.to_numpy()}, index=raw.index)
+        conversation = raw[CONVERSATION]
+        if conversation.dtype == object and pd.api.types.infer_dtype(conversation, skipna=True) != "string":
+            conversation = conversation.astype("string")  # 1 and "1" become the same conversation, as after normalising
+        keys = pd.DataFrame({"c": pd.factorize(conversation)[0], "t": turns.to_numpy()}, index=raw.index)
         repeated = keys.duplicated(keep="first") & ~not_integer
         del keys
         flag(repeated, "turn", "turn repeated within its conversation")

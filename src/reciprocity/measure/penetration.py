@@ -22,6 +22,9 @@ def _topic_codes(coded: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(utterance position, topic code) of every disclosed topic, in table order (``explode().dropna()`` by
     position), the topics numbered by value (equal topics share a code), so that later steps hash integers."""
     rows, codes, _ = explode_topics(coded["topics"])
+    if "disclosure" in coded.columns:  # topics of utterances that disclose nothing are not disclosed topics
+        keep = coded["disclosure"].to_numpy(dtype=bool)[rows]
+        rows, codes = rows[keep], codes[keep]
     return rows, codes
 
 

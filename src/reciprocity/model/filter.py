@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from reciprocity.errors import InputError, Problem
 from reciprocity.model.params import Params, resolve_params
 from reciprocity.model.simulate import effective, initial_state, policy, react
 from reciprocity.schema import CONVERSATION, SPEAKER
@@ -105,6 +106,31 @@ def _weighted_quantiles(x, w, qs):
     return [float(x[order][min(np.searchsorted(cdf, q), len(x) - 1)]) for q in qs]
 
 
+def _ordered(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
+    """The coded table checked for what the filter relies on (conversation, speaker, integer turns unique within
+    a conversation; errors name the row and field) and sorted by numeric turn within each conversation."""
+    locations = table.attrs.get("locations")
+    if locations is None or len(locations) != len(table):
+        locations = [f"row {i + 1}" for i in range(len(table))]
+    missing = [c for c in (CONVERSATION, SPEAKER) if c not in table.columns]
+    if missing:
+        raise InputError(Problem(source, "header", missing[0], "no such column"))
+    problems = [Problem(source, locations[i], c, "empty value")
+                for c in (CONVERSATION, SPEAKER) for i in np.flatnonzero(table[c].isna().to_numpy())]
+    if "turn" in table.columns:
+        turn = pd.to_numeric(table["turn"], errors="coerce")
+        bad = (turn.isna() | (turn != turn.round())).to_numpy()
+        repeated = pd.DataFrame({"c": table[CONVERSATION].astype("string"), "t": turn}).duplicated().to_numpy() & ~bad
+        problems += [Problem(source, locations[i], "turn", "turn must be an integer") for i in np.flatnonzero(bad)]
+        problems += [Problem(source, locations[i], "turn", "turn repeated within its conversation")
+                     for i in np.flatnonzero(repeated)]
+    if problems:
+        raise InputError(problems)
+    if "turn" in table.columns:
+        table = table.assign(turn=turn).sort_values([CONVERSATION, "turn"], kind="stable")
+    return table
+
+
 def filter_latent(conversation_table: pd.DataFrame, params: "Params | str | None" = None, *,
                   n_particles: int = 2000, seed: int = 0, level: float = 0.9) -> pd.DataFrame:
     """Turn-by-turn filtered latent trust/intimacy (mean and ``level`` credible interval) for coded conversations.
@@ -117,9 +143,11 @@ def filter_latent(conversation_table: pd.DataFrame, params: "Params | str | None
     from reciprocity.measure import prepare_codes
 
     p = resolve_params(params)
-    table = prepare_codes(conversation_table)
-    if "turn" in table.columns:
-        table = table.sort_values([CONVERSATION, "turn"], kind="stable")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
+    if n_particles < 1:
+        raise ValueError(f"n_particles must be at least 1, got {n_particles}")
+    table = _ordered(prepare_codes(conversation_table))
     rng = np.random.default_rng(seed)
     parts, evidence = [], {}
     for name, conversation in table.groupby(CONVERSATION, sort=False):

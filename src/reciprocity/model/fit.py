@@ -112,12 +112,15 @@ class _Problem:
     """Objective in transformed coordinates z (logit of the position in each parameter's box)."""
 
     def __init__(self, data: Flat, base: Params, names: Sequence[str], sim_ratio: int, seed: int,
-                 n_boot: int, min_sim: int, weighting: str = "optimal"):
+                 n_boot: int, min_sim: int, weighting: str = "optimal", drop: Sequence[str] = ()):
         self.base, self.names, self.seed = base, tuple(names), seed
         self.low = np.array([FIT_BOUNDS[n][0] for n in names])
         self.high = np.array([FIT_BOUNDS[n][1] for n in names])
-        self.m_data = moments(data)
-        boot = bootstrap_moments(data, n_boot=n_boot, seed=seed)
+        #: the moments matched (``drop``: moments the data cannot inform, e.g. breadth without topic codes)
+        self.used = np.array([m not in drop for m in MOMENT_NAMES])
+        self.moment_names = tuple(m for m in MOMENT_NAMES if m not in drop)
+        self.m_data = moments(data)[self.used]
+        boot = bootstrap_moments(data, n_boot=n_boot, seed=seed)[:, self.used]
         omega = np.cov(boot, rowvar=False)
         self.var = np.maximum(np.diag(omega), _VAR_FLOOR)
         np.fill_diagonal(omega, self.var)
@@ -155,7 +158,7 @@ class _Problem:
     def simulated(self, theta: np.ndarray) -> np.ndarray:
         self.evaluations += 1
         sim = simulate_arrays(self.params_at(theta), len(self.lengths), self.n_turns, self.seed + 1)
-        return moments(flat_from_sim(sim, self.lengths))
+        return moments(flat_from_sim(sim, self.lengths))[self.used]
 
     def residuals(self, z: np.ndarray) -> np.ndarray:
         """Weighted moment discrepancies: W^(1/2) (m_sim - m_data), so the loss is their sum of squares."""
@@ -175,7 +178,8 @@ def fit(coded_table: pd.DataFrame, base: "Params | str | None" = None, parameter
     the bootstrap covariance of the data moments, shrunk toward its diagonal) or ``"diagonal"``.
     Search: a Latin-hypercube screen of ``n_screen`` points, then a trust-region least-squares
     (Levenberg–Marquardt-like, finite differences under common random numbers) from the best ``n_starts``
-    points, at most ``max_evals`` evaluations each. Returns a :class:`FitResult`.
+    points, at most ``max_evals`` evaluations each. Returns a :class:`FitResult`. A table without a ``topics``
+    column is fitted without the ``breadth`` moment (listed in ``extra["moments_left_out"]``).
     """
     from reciprocity.measure import prepare_codes
 
@@ -185,11 +189,13 @@ def fit(coded_table: pd.DataFrame, base: "Params | str | None" = None, parameter
     if weighting not in ("optimal", "diagonal"):
         raise ValueError(f"weighting must be 'optimal' or 'diagonal', got {weighting!r}")
     base = resolve_params(base)
+    # without topic codes every conversation would have breadth 0: the breadth moment is left out, not matched
+    dropped = () if "topics" in coded_table.columns else ("breadth",)
     coded = prepare_codes(coded_table)
     data = flat_from_table(coded)
     if data.n_conversations < 2:
         raise ValueError("fitting needs at least 2 coded conversations")
-    problem = _Problem(data, base, parameters, sim_ratio, seed, n_boot, min_sim, weighting)
+    problem = _Problem(data, base, parameters, sim_ratio, seed, n_boot, min_sim, weighting, dropped)
     k = len(parameters)
     total = n_screen + n_starts * (max_evals + 1) + 2 * k + 1
     done = [0]
@@ -230,14 +236,15 @@ def fit(coded_table: pd.DataFrame, base: "Params | str | None" = None, parameter
     ci = {n: (float(max(v - z95 * s, FIT_BOUNDS[n][0])), float(min(v + z95 * s, FIT_BOUNDS[n][1])))
           for (n, v), s in zip(estimates.items(), se)}
     data_se = np.sqrt(problem.var * (1 + 1 / problem.S))
-    table = pd.DataFrame({"moment": MOMENT_NAMES, "data": problem.m_data, "simulated": m_sim,
+    table = pd.DataFrame({"moment": problem.moment_names, "data": problem.m_data, "simulated": m_sim,
                           "data_se": np.sqrt(problem.var), "z": (m_sim - problem.m_data) / data_se})
     return FitResult(
         estimates=estimates, se=ses, ci95=ci, params=problem.params_at(theta), moments=table,
         objective=loss, n_conversations=data.n_conversations, n_utterances=len(data.depth),
         n_simulated=len(problem.lengths), evaluations=problem.evaluations, converged=bool(result.success),
-        extra={"weighting": problem.weighting_label, "sim_ratio": problem.S,
-               "jacobian": {n: dict(zip(MOMENT_NAMES, map(float, gradient[:, i]))) for i, n in enumerate(parameters)}},
+        extra={"weighting": problem.weighting_label, "sim_ratio": problem.S, "moments_left_out": list(dropped),
+               "jacobian": {n: dict(zip(problem.moment_names, map(float, gradient[:, i])))
+                            for i, n in enumerate(parameters)}},
     )
 
 
