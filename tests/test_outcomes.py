@@ -118,3 +118,22 @@ def test_partner_values():
     table = pd.DataFrame({"d": [1, 1, 2, 3, 3, 3], "x": [1.0, 5.0, 2.0, 1.0, 1.0, 1.0]})
     assert partner_values(table, "x", "d").tolist()[:2] == [5.0, 1.0]
     assert partner_values(table, "x", "d").iloc[2:].isna().all()
+
+
+def test_partner_values_with_a_missing_member_value():
+    table = pd.DataFrame({"d": ["a", "a", "b", "b"], "x": [1.0, np.nan, 2.0, 3.0]})
+    got = partner_values(table, "x", "d")
+    assert np.isnan(got.iloc[0]) and got.iloc[1:].tolist() == [1.0, 3.0, 2.0]
+
+
+def test_constant_or_non_numeric_outcomes_are_not_fitted(dyads):
+    constant = relate_outcomes(dyads.assign(liking=3.0), "liking", ["lagged_matching"])
+    assert constant["note"].tolist() == ["outcome is constant"] and constant["estimate"].isna().all()
+    with pytest.raises(TypeError, match="not numeric"):
+        relate_outcomes(dyads.assign(liking="a"), "liking", ["lagged_matching"])
+
+
+def test_apim_without_complete_dyads_says_so():
+    people = pd.DataFrame({"dyad": ["a", "a", "b", "b"], "y": [1.0, np.nan, 2.0, np.nan], "x": [0.1, 0.2, 0.3, 0.4]})
+    with pytest.raises(ValueError, match="at least 2 complete dyads"):
+        apim(people, "y", "x", "dyad")

@@ -215,3 +215,15 @@ def test_mixed_type_metadata_survives_save(tmp_path: Path) -> None:
     result = reciprocity.analyze(reciprocity.read(tmp_path / "m.jsonl"), use_codes=True)
     result.save(tmp_path / "out")
     assert pd.read_parquet(tmp_path / "out" / "utterances.parquet")["meta"].tolist() == ["1", "two", "3.5", None]
+
+
+@pytest.mark.parametrize("reply_to, message", [
+    ([None, "u1", "u3"], "row 3, field 'reply_to': reply_to points to the utterance itself"),
+    ([None, "u3", "u1"], "row 2, field 'reply_to': reply_to points to a later (or the same) turn"),
+])
+def test_replies_must_point_back_in_time(reply_to, message) -> None:
+    table = pd.DataFrame({"id": ["u1", "u2", "u3"], "conversation_id": ["c"] * 3, "speaker": list("ABC"),
+                          "turn": [1, 2, 3], "text": ["a", "b", "c"], "depth": [0, 1, 2.0]})
+    assert len(reciprocity.analyze(table.assign(reply_to=[None, "u1", "u2"]), use_codes=True).utterances) == 3
+    with pytest.raises(InputError, match=re.escape(message)):
+        reciprocity.analyze(table.assign(reply_to=reply_to), use_codes=True)

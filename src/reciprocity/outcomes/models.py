@@ -126,6 +126,9 @@ def relate_outcomes(
     missing = [c for c in outcomes + predictors + covariates if c not in dyad_metrics.columns]
     if missing:
         raise KeyError(f"columns not in dyad_metrics: {missing}")
+    not_numeric = [c for c in outcomes if not pd.api.types.is_numeric_dtype(dyad_metrics[c])]
+    if not_numeric:
+        raise TypeError(f"outcome column(s) {not_numeric} are not numeric (convert them, e.g. pd.to_numeric)")
     models = [("joint", predictors)] if joint else [(p, [p]) for p in predictors]
     rows = []
     for outcome in outcomes:
@@ -142,6 +145,8 @@ def relate_outcomes(
             note = ""
             if len(frame) < len(columns) + 2:
                 note = f"too few complete rows ({len(frame)})"
+            elif frame[safe[outcome]].nunique() < 2:
+                note = "outcome is constant"
             elif any(frame[safe[c]].nunique() < 2 for c in focal):
                 note = "focal predictor is constant"
             if note:
@@ -160,12 +165,15 @@ def relate_outcomes(
 
 
 def partner_values(person_table: pd.DataFrame, column: str, dyad_col: str) -> pd.Series:
-    """The other dyad member's value of ``column`` (NaN where the dyad does not have exactly two members)."""
+    """The other dyad member's value of ``column`` (NaN where the dyad does not have exactly two members or the
+    other member's value is missing)."""
     values = pd.to_numeric(person_table[column], errors="coerce").astype(float)
     groups = person_table[dyad_col]
     size = groups.map(groups.value_counts())
-    total = values.groupby(groups).transform("sum")
-    return (total - values).where(size == 2)
+    given = values.notna()
+    total = values.groupby(groups).transform("sum")  # sum of the dyad's non-missing values
+    partner_given = given.groupby(groups).transform("sum") - given
+    return (total - values.fillna(0.0)).where((size == 2) & (partner_given == 1))
 
 
 def apim(
@@ -218,6 +226,9 @@ def apim(
     complete = frame.drop(columns="dyad").notna().all(axis=1)
     complete = complete.groupby(frame["dyad"]).transform("all")
     frame = frame.loc[complete]
+    if frame["dyad"].nunique() < 2:
+        raise ValueError(f"the APIM needs at least 2 complete dyads (both members with {outcome!r}, {predictor!r} "
+                         f"and the covariates); found {frame['dyad'].nunique()}")
     if center:
         mean = frame["actor"].mean()
         frame["actor"] -= mean
