@@ -227,3 +227,13 @@ def test_replies_must_point_back_in_time(reply_to, message) -> None:
     assert len(reciprocity.analyze(table.assign(reply_to=[None, "u1", "u2"]), use_codes=True).utterances) == 3
     with pytest.raises(InputError, match=re.escape(message)):
         reciprocity.analyze(table.assign(reply_to=reply_to), use_codes=True)
+
+
+def test_p_values_are_nan_when_every_null_draw_ties() -> None:
+    rows = [{"conversation_id": f"c{c}", "speaker": "AB"[t % 2], "turn": t, "text": "x", "disclosure": True,
+             "depth": 3.0} for c in range(4) for t in range(12)]
+    result = reciprocity.analyze(pd.DataFrame(rows), use_codes=True, n_permutations=50, seed=0)
+    for column in ("conditional_reciprocity_p", "lagged_matching_p"):
+        if column in result.conversations:
+            assert result.conversations[column].isna().all(), column  # no evidence either way, not a random p
+    assert result.speakers["conditional_reciprocity_p"].isna().all()

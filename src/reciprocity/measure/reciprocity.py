@@ -727,12 +727,14 @@ class _Tally:
         with ties (discrete statistics such as conditional reciprocity on short dyads) counting every
         tie as exceeding makes the test very conservative, while the random tie-break keeps it valid
         (p is never below the exact randomised p-value) and close to nominal size. ``rng=None``
-        counts ties fully (U = 1).
+        counts ties fully (U = 1). When every null draw ties with the observed value (e.g. every depth equal) the
+        data carry no evidence either way and p is NaN, not a random number.
         """
         u = 1.0 if rng is None else rng.random(np.shape(self.observed))
         with np.errstate(invalid="ignore", divide="ignore"):
             p = (1.0 + self.greater + u * self.ties) / (1.0 + self.valid)
-        return np.where(np.isnan(self.observed) | (self.valid == 0), np.nan, p)
+        degenerate = (self.ties == self.valid) & (self.valid > 0)
+        return np.where(np.isnan(self.observed) | (self.valid == 0) | degenerate, np.nan, p)
 
     @classmethod
     def from_counts(cls, observed: np.ndarray, counts: np.ndarray, total: np.ndarray) -> "_Tally":
