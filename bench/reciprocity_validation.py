@@ -71,18 +71,20 @@ def calibration(n_dyads: int = 1000, repeats: int = 4, n_turns: int = 100, n_per
                 engine: str = "auto") -> list[dict]:
     rows = []
     for stability in (0.0, 0.3):
-        rates = []
+        rates, defined = [], []
         for repeat in range(repeats):
             table = synthetic_dyads(n_dyads, n_turns, reciprocity=0.0, stability=stability, noise=0.6,
                                     seed=1000 + repeat + int(100 * stability))
             per_conversation, _, _ = reciprocity_tests(table, turn_pairs(table), n_permutations=n_permutations,
                                                        seed=repeat, n_boot=10, engine=engine)
+            # p is NaN where the statistic is undefined or every null draw ties (no evidence): rates over the rest
             rates.append([float(np.mean(per_conversation[c].dropna() <= 0.05)) for c in P_COLUMNS])
-        rates = np.array(rates)
-        for column, values in zip(P_COLUMNS, rates.T):
+            defined.append([int(per_conversation[c].notna().sum()) for c in P_COLUMNS])
+        rates, defined = np.array(rates), np.array(defined)
+        for column, values, n_defined in zip(P_COLUMNS, rates.T, defined.T):
             pooled = float(values.mean())
             rows.append({"engine": engine, "stability": stability, "test": column, "rates_per_1000": values.tolist(),
-                         "pooled_rate": pooled, "n_dyads": n_dyads * repeats,
+                         "pooled_rate": pooled, "n_dyads": n_dyads * repeats, "n_dyads_with_p": int(n_defined.sum()),
                          "within_5pct_pm_1_5": bool(abs(pooled - 0.05) <= 0.015)})
             print(f"calibration {engine} stability={stability:.1f} {column:38s} pooled={pooled:.4f} per-1000={np.round(values, 3)}")
     return rows
