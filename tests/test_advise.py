@@ -122,3 +122,25 @@ def test_live_advice():
     assert "Match their depth" in live_advice(coded([0, 0, 1]).drop(columns=["layer", "topics", "turn"]))
     with pytest.raises(ValueError):
         live_advice(pd.concat([coded([1, 0]), coded([1, 0], conversation="d")]))
+
+
+def _sequence(pairs, conversation="g"):
+    return pd.DataFrame([{"conversation_id": conversation, "speaker": s, "turn": i, "text": "x", "disclosure": d > 0,
+                          "depth": float(d)} for i, (s, d) in enumerate(pairs)])
+
+
+def _imbalance(table):
+    alerts = advise(table)
+    return alerts[alerts["kind"] == "sustained_imbalance"]
+
+
+def test_imbalance_in_groups_counts_only_speakers_of_the_window():
+    # A and B alternate disclosures; C joins only at the end: nobody is out of balance before C speaks
+    assert _imbalance(_sequence([("A", 1), ("B", 1)] * 6 + [("C", 0)])).empty
+    # A and B tie for the most disclosures: no single dominant discloser to name
+    assert _imbalance(_sequence([("A", 1), ("B", 1), ("C", 0)] * 4)).empty
+    # A does all the disclosing while B and C talk: an alert naming A, index normalised to at most 1
+    hits = _imbalance(_sequence([("A", 2), ("B", 0), ("A", 2), ("C", 0)] * 5))
+    assert len(hits) >= 1 and set(hits["speaker"]) == {"A"}
+    indices = hits["evidence"].str.extract(r"balance index (\d\.\d\d)")[0].astype(float)
+    assert (indices <= 1.0).all() and (indices >= 0.6).all()

@@ -132,6 +132,43 @@ def test_cli_errors_are_one_line_with_exit_code_1(app: typer.Typer, tmp_path: Pa
     assert runner.invoke(app, ["simulate", "--help"]).exit_code == 0
 
 
+def test_cli_messages_say_what_is_wrong_and_where(app: typer.Typer, tmp_path: Path):
+    runner = CliRunner()
+
+    def error(args):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        return " ".join(result.output.split())
+
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[moderators]\ncultre = "neutral"\n')
+    assert "typo.toml, [moderators], field 'cultre': unknown moderator" in error(["simulate", str(typo)])
+    assert "premature_turns must be an integer, got '2.5'" in error(["simulate", "--set", "premature_turns=2.5"])
+    message = error(["simulate", "--set", "culture=open"])
+    assert "'culture' is not a parameter" in message and "reciprocity" in message and "[moderators]" in message
+    silent = tmp_path / "silent.csv"
+    pd.DataFrame({"conversation_id": np.repeat(["a", "b", "c"], 6), "speaker": list("ABABAB") * 3,
+                  "turn": list(range(6)) * 3, "text": "x", "disclosure": 0, "depth": 0.0}).to_csv(silent, index=False)
+    assert "has no disclosures" in error(["fit", str(silent), "--out", str(tmp_path / "f")])
+    assert "--parameters is empty" in error(["fit", str(silent), "--parameters", ""])
+
+
+def test_fit_warnings_flag_bounds_misfit_and_no_convergence():
+    from reciprocity.model.cli import fit_warnings
+    from reciprocity.model.fit import FIT_BOUNDS
+
+    class Result:
+        estimates = {"reciprocity": FIT_BOUNDS["reciprocity"][0], "depth_noise": float(np.mean(FIT_BOUNDS["depth_noise"]))}
+        moments = pd.DataFrame({"moment": ["a", "b"], "z": [0.5, -7.2]})
+        converged = False
+
+    warnings = fit_warnings(Result())
+    assert len(warnings) == 3 and "reciprocity = 0.000 sits at the lower bound" in warnings[0]
+    assert "7.2 standard errors" in warnings[1] and "did not converge" in warnings[2]
+    Result.estimates, Result.moments, Result.converged = {"depth_noise": 0.3}, pd.DataFrame({"z": [1.0]}), True
+    assert fit_warnings(Result()) == []
+
+
 def test_disclosed_depth_and_profile_moments_match_a_direct_computation():
     table = prepare_codes(simulate(Params(), 60, 27, seed=3))
     stats = summary_statistics(table)

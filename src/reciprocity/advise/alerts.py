@@ -17,11 +17,13 @@ parameters live in :class:`AlertRules`.
     3 layers (none → core), medium for 2.
 
 ``sustained_imbalance``
-    Balance index over the last ``imbalance_window`` (6) utterances, ``Σ_s |D_s − mean D| / Σ_s D_s`` (two
-    speakers: ``|D_A − D_B| / (D_A + D_B)``), computed on full windows with at least ``imbalance_min_disclosures``
-    (3) disclosures. It fires once per episode when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on
-    ``imbalance_min_turns`` (3) consecutive utterances; ``speaker`` is the dominant discloser. Severity: high at
-    index ≥ 0.9, medium ≥ 0.75, low otherwise.
+    Balance index over the last ``imbalance_window`` (6) utterances among the k ≥ 2 speakers who spoke in them,
+    ``Σ_s |D_s − mean D| / Σ_s D_s`` divided by its maximum ``2 (k − 1) / k`` so that it lies in [0, 1] for any
+    group size (two speakers: ``|D_A − D_B| / (D_A + D_B)``), computed on full windows with at least
+    ``imbalance_min_disclosures`` (3) disclosures. Someone who has not spoken in the window is not counted as
+    holding back. It fires once per episode when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on
+    ``imbalance_min_turns`` (3) consecutive utterances, if one speaker made the most disclosures (no tie);
+    ``speaker`` is that dominant discloser. Severity: high at index ≥ 0.9, medium ≥ 0.75, low otherwise.
 
 ``depenetration``
     One alert per dyad-level depenetration event of :func:`reciprocity.measure.stages.depenetration_events`, at
@@ -218,34 +220,34 @@ def premature(o: _Ordered, rules: AlertRules, *, use_length: bool = True) -> pd.
 
 
 def imbalance_index(o: _Ordered, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Balance index over the last ``window`` rows, the dominant speaker's local index, the window total and
-    the per-speaker window counts (columns = speakers in order of first appearance)."""
-    counts = _window_counts(o, window)
-    # speakers per conversation (local codes count up from 0 within each contiguous conversation)
-    group = np.cumsum(o.position == 0) - 1
-    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group] + 1 if o.n else o.local + 1
-    del group
-    # the counts of speakers a conversation does not have are 0 (windows stay within the conversation)
+    """Normalised balance index over the last ``window`` rows among the speakers who spoke in them (NaN with
+    fewer than two, or no disclosure), the dominant speaker's local index (-1 on a tie for the most
+    disclosures), the window total and the per-speaker window disclosure counts (columns = speakers in order of
+    first appearance)."""
+    counts = _window_counts(o, window, o.disclosed)
+    spoke = _window_counts(o, window, np.ones(o.n, dtype=bool)) > 0  # windows stay within the conversation
+    n_active = spoke.sum(axis=1)
     total = counts.sum(axis=1)
-    mean = total / n_speakers
-    # sum over the conversation's speakers of |D_s - mean D|, one speaker column at a time (no (rows, speakers)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / np.maximum(n_active, 1)
+    # sum over the window's speakers of |D_s - mean D|, one speaker column at a time (no (rows, speakers)
     # temporaries)
     spread = np.zeros(o.n)
     for j in range(counts.shape[1]):
-        deviation = np.abs(counts[:, j] - mean)
-        deviation[n_speakers <= j] = 0.0
-        spread += deviation
-    del deviation
+        spread += np.where(spoke[:, j], np.abs(counts[:, j] - mean), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        index = np.where(total > 0, spread / np.maximum(total, 1e-12), np.nan)
-    return index, counts.argmax(axis=1), total, counts
+        maximum = 2.0 * (n_active - 1) / np.maximum(n_active, 1)
+        index = np.where((total > 0) & (n_active >= 2), spread / np.maximum(total * maximum, 1e-12), np.nan)
+    dominant = counts.argmax(axis=1)
+    tied = (counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1 if o.n else np.zeros(0, bool)
+    return index, np.where(tied, -1, dominant), total, counts
 
 
 def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
     index, dominant, total, counts = imbalance_index(o, rules.imbalance_window)
     full = o.position >= rules.imbalance_window - 1
     with np.errstate(invalid="ignore"):
-        high = full & (total >= rules.imbalance_min_disclosures) & (index >= rules.imbalance_threshold)
+        high = full & (total >= rules.imbalance_min_disclosures) & (index >= rules.imbalance_threshold) & (dominant >= 0)
     # consecutive run length of `high` up to each row, within the conversation
     change = np.r_[True, (high[1:] != high[:-1]) | (o.conv[1:] != o.conv[:-1])] if o.n else np.zeros(0, bool)
     first = np.flatnonzero(change)
@@ -270,15 +272,15 @@ def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
     return _frame(o, hits, "sustained_imbalance", severity, evidence, speaker=names)
 
 
-def _window_counts(o: _Ordered, window: int) -> np.ndarray:
-    """Disclosures of each speaker (columns: local speaker index) over the last ``window`` rows of the
-    conversation, from running counts, one speaker at a time."""
+def _window_counts(o: _Ordered, window: int, indicator: np.ndarray) -> np.ndarray:
+    """Rows of each speaker (columns: local speaker index) with ``indicator`` true over the last ``window`` rows
+    of the conversation, from running counts, one speaker at a time."""
     k = int(o.local.max()) + 1 if o.n else 1
     counts = np.empty((o.n, k))
     low = np.maximum(np.arange(o.n) - window + 1, o.starts)
-    running = np.zeros(o.n + 1)                 # running[i] = the speaker's disclosures in rows < i
+    running = np.zeros(o.n + 1)                 # running[i] = the speaker's indicated rows in rows < i
     for j in range(k):
-        np.cumsum(o.disclosed & (o.local == j), out=running[1:])
+        np.cumsum(indicator & (o.local == j), out=running[1:])
         counts[:, j] = running[1:] - running[low]
     return counts
 

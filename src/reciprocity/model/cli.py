@@ -8,13 +8,35 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 console = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)  # verbatim
     raise typer.Exit(code=1)
+
+
+def fit_warnings(result) -> list[str]:
+    """Plain-language warnings about a :class:`~reciprocity.model.fit.FitResult`: estimates at a bound of their
+    box, moments far off (|z| > 3), no convergence."""
+    from reciprocity.model.fit import FIT_BOUNDS
+
+    out = []
+    for name, value in result.estimates.items():
+        low, high = FIT_BOUNDS[name]
+        if min(value - low, high - value) <= 0.01 * (high - low):
+            side = "lower" if value - low <= high - value else "upper"
+            out.append(f"{name} = {value:.3f} sits at the {side} bound of its range [{low:g}, {high:g}]; its interval "
+                       "is cut there and the data may want a value outside what the model allows")
+    worst = float(result.moments["z"].abs().max())
+    if worst > 3:
+        out.append(f"the model misses some moments by up to {worst:.1f} standard errors (see fit.json → moments): "
+                   "read the estimates as the closest setting to these data, not as a good fit (docs/simulator.md §4)")
+    if not result.converged:
+        out.append("the least-squares search did not converge; try more --max-evals or --starts")
+    return out
 
 
 def _progress() -> Progress:
@@ -29,12 +51,16 @@ def _overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
-        if not sep or key not in FIELD_NAMES:
-            raise ValueError(f"--set {pair!r}: expected KEY=VALUE with KEY a parameter name")
+        if not sep:
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE")
+        if key not in FIELD_NAMES:
+            raise ValueError(f"--set {pair!r}: {key!r} is not a parameter; parameters: {', '.join(FIELD_NAMES)} "
+                             "(moderators go in a scenario file's [moderators] table; the seed is --seed)")
         try:
             values[key] = int(value) if key in INT_FIELDS else float(value)
         except ValueError:
-            raise ValueError(f"--set {pair!r}: {value!r} is not a number") from None
+            kind = "an integer" if key in INT_FIELDS else "a number"
+            raise ValueError(f"--set {pair!r}: {key} must be {kind}, got {value.strip()!r}") from None
     return values
 
 
@@ -110,7 +136,9 @@ def fit_command(
             console.print("coding texts with the detector …")
             table = run_detector(table.drop(columns=[c for c in ("disclosure", "depth", "layer", "topics")
                                                      if c in table.columns]))
-        names = tuple(p.strip() for p in parameters.split(",")) if parameters else FIT_PARAMETERS
+        names = FIT_PARAMETERS if parameters is None else tuple(p.strip() for p in parameters.split(",") if p.strip())
+        if not names:
+            raise ValueError("--parameters is empty; name at least one parameter (or leave the option out)")
         base_params = find_scenario(base).params if base else None
         with _progress() as progress:
             task = progress.add_task("fitting (simulated method of moments)", total=None)
@@ -126,9 +154,11 @@ def fit_command(
                   f"({result.n_utterances} utterances); objective {result.objective:.2f}", highlight=False)
     for name, value in result.estimates.items():
         low, high = result.ci95[name]
-        console.print(f"  {name:<18} {value:8.3f}  95% CI [{low:.3f}, {high:.3f}]", highlight=False)
+        console.print(f"  {name:<18} {value:8.3f}  95% CI [{low:.3f}, {high:.3f}]", highlight=False, markup=False)
     worst = result.moments.loc[result.moments["z"].abs().idxmax()]
     console.print(f"  worst-fitting moment: {worst['moment']} (z = {worst['z']:.2f})", highlight=False)
+    for warning in fit_warnings(result):
+        console.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False, soft_wrap=True)
     for name, path in paths.items():
         console.print(f"  {name:<14} {path}", highlight=False)
 

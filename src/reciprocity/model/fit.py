@@ -195,6 +195,9 @@ def fit(coded_table: pd.DataFrame, base: "Params | str | None" = None, parameter
     data = flat_from_table(coded)
     if data.n_conversations < 2:
         raise ValueError("fitting needs at least 2 coded conversations")
+    if not np.any(data.disclosed):
+        raise ValueError("the coded table has no disclosures: the disclosure, depth and reciprocity moments are "
+                         "undefined, so there is nothing to fit")
     problem = _Problem(data, base, parameters, sim_ratio, seed, n_boot, min_sim, weighting, dropped)
     k = len(parameters)
     total = n_screen + n_starts * (max_evals + 1) + 2 * k + 1
