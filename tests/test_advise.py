@@ -144,3 +144,10 @@ def test_imbalance_in_groups_counts_only_speakers_of_the_window():
     assert len(hits) >= 1 and set(hits["speaker"]) == {"A"}
     indices = hits["evidence"].str.extract(r"balance index (\d\.\d\d)")[0].astype(float)
     assert (indices <= 1.0).all() and (indices >= 0.6).all()
+
+
+def test_unreciprocated_evidence_says_partner_in_dyads_and_others_in_groups():
+    alerts = advise(pd.concat([_sequence([("A", 2), ("B", 0), ("C", 0)] * 4, "g"),
+                               _sequence([("A", 2), ("B", 0)] * 4, "d")], ignore_index=True))
+    runs = alerts[alerts["kind"] == "unreciprocated_disclosure"].set_index("conversation_id")["evidence"]
+    assert "while the others took" in runs["g"] and "while the partner took" in runs["d"]

@@ -173,11 +173,16 @@ def unreciprocated(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
         return pd.DataFrame()
     layer_max = run_max_layer[fire]
     severity = np.where(layer_max >= 3, "high", np.where(layer_max >= 2, "medium", "low"))
+    # speakers of each hit's conversation (local codes count from 0 by first appearance): "the partner" in a
+    # dyad, "the others" in a group
+    group = np.cumsum(o.position == 0) - 1
+    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group[hits]] + 1
+    others = np.where(n_speakers > 2, "the others", "the partner")
     evidence = [
         f"{s} disclosed {d} times in a row (turns {t0}–{t1}, up to layer {m} '{LAYER_NAMES[int(m)]}') "
-        f"while the partner took {p} turns without disclosing"
-        for s, d, t0, t1, m, p in zip(o.speaker_names[hits], n_disclosures[fire], o.turn[start[fire]],
-                                      o.turn[hits], layer_max, partner_turns[fire])
+        f"while {who} took {p} turns without disclosing"
+        for s, d, t0, t1, m, p, who in zip(o.speaker_names[hits], n_disclosures[fire], o.turn[start[fire]],
+                                           o.turn[hits], layer_max, partner_turns[fire], others)
     ]
     return _frame(o, hits, "unreciprocated_disclosure", severity, evidence)
 

@@ -47,8 +47,8 @@ def prepare_codes(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
     :func:`reciprocity.corpus.validate`), else its position in the table ("row N").
     """
     if "disclosure" not in table.columns and "depth" not in table.columns:
-        raise InputError(Problem(source, "header", "disclosure",
-                                 "--use-codes needs a 'disclosure' and/or 'depth' column"))
+        raise InputError(Problem(source, "header", "disclosure", "analysing the table's own codes (use_codes=True, "
+                                 "--use-codes) needs a 'disclosure' and/or 'depth' column"))
     coded = table.copy(deep=False)  # columns are replaced, never written into: no copy of the (big) input
     known = table.attrs.get("locations")
     locations = known if known is not None and len(known) == len(table) else [f"row {i + 1}" for i in range(len(table))]
