@@ -151,3 +151,9 @@ def test_unreciprocated_evidence_says_partner_in_dyads_and_others_in_groups():
                                _sequence([("A", 2), ("B", 0)] * 4, "d")], ignore_index=True))
     runs = alerts[alerts["kind"] == "unreciprocated_disclosure"].set_index("conversation_id")["evidence"]
     assert "while the others took" in runs["g"] and "while the partner took" in runs["d"]
+
+
+def test_a_monologue_in_a_dyad_is_an_imbalance():
+    pairs = list(zip("ABABAAAAAAAA", [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]))
+    hits = _imbalance(_sequence(pairs, "m"))
+    assert hits["speaker"].tolist() == ["A"] and "balance index 1.00" in hits["evidence"].iloc[0]

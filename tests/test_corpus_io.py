@@ -284,3 +284,32 @@ def test_every_problem_of_a_file_is_reported_in_line_order(tmp_path: Path) -> No
     assert str(caught.value) == expected[0] + " (and 1 more problem)"
     table = read(path, skip_invalid=True)
     assert table["text"].tolist() == ["hello", "ok"] and [str(p) for p in table.attrs["skipped"]] == expected
+
+
+def test_lines_after_an_undecodable_line_keep_their_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"conversation_id,speaker,text\nc1,A,hello\nc1,B,bad \xff byte\nc1,A,\nc1,B,ok\n")
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert [p.location for p in caught.value.problems] == ["line 3", "line 4"]
+    table = read(path, skip_invalid=True)
+    assert list(table.attrs["locations"]) == ["line 2", "line 5"] and table["text"].tolist() == ["hello", "ok"]
+
+
+def test_malformed_records_are_reported_before_a_header_error(tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_text("{bad\n{bad2\n")
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert [p.location for p in caught.value.problems] == ["line 1", "line 2", "header"]
+    assert str(caught.value).startswith(f"{path}, line 1: malformed JSON")
+
+
+def test_reader_problems_are_in_line_order(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'{"conversation_id":"c","speaker":"A","text":"hi"}\n'
+                     b'{"conversation_id":"c","speaker":"B","text":{"x":1}}\n'
+                     b'{"conversation_id":"c","speaker":"A","text":"b\xff"}\n')
+    with pytest.raises(InputError) as caught:
+        read(path)
+    assert [p.location for p in caught.value.problems] == ["line 2", "line 3"]

@@ -237,3 +237,15 @@ def test_p_values_are_nan_when_every_null_draw_ties() -> None:
         if column in result.conversations:
             assert result.conversations[column].isna().all(), column  # no evidence either way, not a random p
     assert result.speakers["conditional_reciprocity_p"].isna().all()
+
+
+def test_a_reply_to_a_later_row_is_rejected_without_a_turn_column() -> None:
+    table = pd.DataFrame({"id": ["u1", "u2", "u3"], "conversation_id": ["c"] * 3, "speaker": list("ABC"),
+                          "text": ["a", "b", "c"], "depth": [0, 1, 2.0], "reply_to": ["u3", None, "u2"]})
+    with pytest.raises(InputError, match=re.escape("row 1, field 'reply_to': reply_to points to a later (or the same) turn")):
+        reciprocity.analyze(table, use_codes=True)
+
+
+def test_detect_on_a_table_hints_at_text_column() -> None:
+    with pytest.raises(ValueError, match="pass text_column='post'"):
+        reciprocity.detect(pd.DataFrame({"post": ["hi"]}), "post")

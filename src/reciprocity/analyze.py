@@ -109,8 +109,9 @@ class Analysis:
         utterances.attrs = {}
         for column in utterances.columns[utterances.dtypes == object].drop("topics", errors="ignore"):
             values = utterances[column]
-            if (pd.api.types.infer_dtype(values, skipna=True).startswith("mixed")
-                    and not values.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any()):
+            present = values.dropna()
+            if (pd.api.types.infer_dtype(values, skipna=True).startswith("mixed") and len(present)
+                    and not isinstance(present.iloc[0], (list, tuple, dict, np.ndarray))):  # list columns stay lists
                 # a metadata column of mixed scalar types (e.g. 1, "two", 3.5 from JSON lines): Parquet needs one type
                 utterances[column] = values.astype(str).where(values.notna(), None)
         utterances.to_parquet(paths["utterances"], index=False)

@@ -21,7 +21,7 @@ parameters live in :class:`AlertRules`.
     ``Σ_s |D_s − mean D| / Σ_s D_s`` divided by its maximum ``2 (k − 1) / k`` so that it lies in [0, 1] for any
     group size (two speakers: ``|D_A − D_B| / (D_A + D_B)``), computed on full windows with at least
     ``imbalance_min_disclosures`` (3) disclosures. Someone who has not spoken in the window is not counted as
-    holding back. It fires once per episode when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on
+    holding back, except that a monologue counts the others as one silent partner. It fires once per episode when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on
     ``imbalance_min_turns`` (3) consecutive utterances, if one speaker made the most disclosures (no tie);
     ``speaker`` is that dominant discloser. Severity: high at index ≥ 0.9, medium ≥ 0.75, low otherwise.
 
@@ -225,27 +225,41 @@ def premature(o: _Ordered, rules: AlertRules, *, use_length: bool = True) -> pd.
 
 
 def imbalance_index(o: _Ordered, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised balance index over the last ``window`` rows among the speakers who spoke in them (NaN with
-    fewer than two, or no disclosure), the dominant speaker's local index (-1 on a tie for the most
-    disclosures), the window total and the per-speaker window disclosure counts (columns = speakers in order of
-    first appearance)."""
+    """Normalised balance index over the last ``window`` rows among the speakers who spoke in them (a monologue
+    in a conversation of two or more counts the others as one silent partner; NaN without a disclosure), the
+    dominant speaker's local index (-1 on a tie for the most disclosures), the window total and the per-speaker
+    window disclosure counts (columns = speakers in order of first appearance)."""
     counts = _window_counts(o, window, o.disclosed)
-    spoke = _window_counts(o, window, np.ones(o.n, dtype=bool)) > 0  # windows stay within the conversation
-    n_active = spoke.sum(axis=1)
-    total = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / np.maximum(n_active, 1)
-    # sum over the window's speakers of |D_s - mean D|, one speaker column at a time (no (rows, speakers)
-    # temporaries)
-    spread = np.zeros(o.n)
+    if o.n == 0:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0), counts
+    low = np.maximum(np.arange(o.n) - window + 1, o.starts)
+    running = np.zeros(o.n + 1)
+
+    def spoke(j: int) -> np.ndarray:
+        """Whether speaker ``j`` has a row in each window (windows stay within the conversation)."""
+        np.cumsum(o.local == j, out=running[1:])
+        return running[1:] - running[low] > 0
+
+    n_active = np.zeros(o.n, dtype=np.int64)
     for j in range(counts.shape[1]):
-        spread += np.where(spoke[:, j], np.abs(counts[:, j] - mean), 0.0)
+        n_active += spoke(j)
+    group = np.cumsum(o.position == 0) - 1
+    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group] + 1
+    n_counted = np.where((n_active < 2) & (n_speakers >= 2), 2, n_active)
+    total = counts.sum(axis=1)
+    mean = total / np.maximum(n_counted, 1)
+    # sum of |D_s - mean D| over the counted speakers (the silent partner contributes |0 - mean|), one speaker
+    # column at a time: no (rows, speakers) temporaries
+    spread = (n_counted - n_active) * mean
+    top = counts.max(axis=1)
+    n_top = np.zeros(o.n, dtype=np.int64)
+    for j in range(counts.shape[1]):
+        spread += np.where(spoke(j), np.abs(counts[:, j] - mean), 0.0)
+        n_top += counts[:, j] == top
     with np.errstate(invalid="ignore", divide="ignore"):
-        maximum = 2.0 * (n_active - 1) / np.maximum(n_active, 1)
-        index = np.where((total > 0) & (n_active >= 2), spread / np.maximum(total * maximum, 1e-12), np.nan)
-    dominant = counts.argmax(axis=1)
-    tied = (counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1 if o.n else np.zeros(0, bool)
-    return index, np.where(tied, -1, dominant), total, counts
+        maximum = 2.0 * (n_counted - 1) / np.maximum(n_counted, 1)
+        index = np.where((total > 0) & (n_counted >= 2), spread / np.maximum(total * maximum, 1e-12), np.nan)
+    return index, np.where(n_top > 1, -1, counts.argmax(axis=1)), total, counts
 
 
 def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:

@@ -58,11 +58,13 @@ def read(path: str | Path, format: str | None = None, *, skip_invalid: bool = Fa
     try:
         table = validate(raw, str(path), skip_invalid=skip_invalid)
     except InputError as error:
-        if not problems or error.problems[0].location == "header":
+        if not problems:
             raise
+        if error.problems[0].location == "header":  # e.g. every record malformed: say that first
+            raise InputError([*sorted(problems, key=_line_order), *error.problems]) from None
         raise InputError(sorted(problems + error.problems, key=_line_order)) from None
     if problems and not skip_invalid:
-        raise InputError(problems)
+        raise InputError(sorted(problems, key=_line_order))
     del raw
     table = compact(table)
     table.attrs["skipped"] = sorted(problems + table.attrs["skipped"], key=_line_order)
@@ -90,6 +92,8 @@ def _decode(path: Path, data: bytes, skip_invalid: bool, header: list[str] | Non
             kept.append(raw_line.decode("utf-8-sig" if offset == 0 else "utf-8"))
         except UnicodeDecodeError as error:
             problems.append(_undecodable_problem(path, data, offset + error.start, header))
+            # keep the line break (a blank line) so that later lines keep their numbers
+            kept.append(raw_line[len(raw_line.rstrip(b"\r\n")):].decode("ascii"))
         offset += len(raw_line)
     return "".join(kept), problems
 

@@ -163,12 +163,12 @@ def find_problems(raw: pd.DataFrame, source: str, locations: Sequence | None = N
             conversations = raw[CONVERSATION].astype("string")
             pairs = pd.MultiIndex.from_arrays([conversations, replies])
             flag(given & replies.eq(ids).fillna(False).to_numpy(), "reply_to", "reply_to points to the utterance itself")
-            if "turn" in raw.columns:
-                # a reply comes after what it answers: the target's turn must be earlier
-                target_turn = pd.Series(turns.to_numpy(), index=pd.MultiIndex.from_arrays([conversations, ids]))
-                target_turn = target_turn[~target_turn.index.duplicated(keep="first")]
-                later = target_turn.reindex(pairs).to_numpy() >= turns.to_numpy()
-                flag(given.to_numpy() & later & ~bad, "reply_to", "reply_to points to a later (or the same) turn")
+            # a reply comes after what it answers: the target's turn (file order without a turn column) is earlier
+            order = turns.to_numpy(float) if "turn" in raw.columns else np.arange(len(raw), dtype=float)
+            target_order = pd.Series(order, index=pd.MultiIndex.from_arrays([conversations, ids]))
+            target_order = target_order[~target_order.index.duplicated(keep="first")]
+            later = target_order.reindex(pairs).to_numpy() >= order
+            flag(given.to_numpy() & later & ~bad, "reply_to", "reply_to points to a later (or the same) turn")
             while True:
                 keep = ~bad
                 valid_targets = pd.MultiIndex.from_arrays([conversations[keep], ids[keep]])

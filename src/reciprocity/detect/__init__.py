@@ -56,6 +56,8 @@ def detect(
     if not isinstance(texts, pd.DataFrame):
         return _codes(texts, tier, n_jobs)
     table = texts
+    if tier not in TIERS and tier in table.columns:
+        raise ValueError(f"unknown tier {tier!r}; to code the column {tier!r}, pass text_column={tier!r}")
     if text_column not in table.columns:
         raise InputError(Problem("<table>", "header", text_column, "no such column"))
     codes = _codes(table[text_column].fillna("").astype(str), tier, n_jobs)
