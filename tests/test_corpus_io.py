@@ -313,3 +313,12 @@ def test_reader_problems_are_in_line_order(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read(path)
     assert [p.location for p in caught.value.problems] == ["line 2", "line 3"]
+
+
+def test_an_extra_field_in_the_first_data_row_shifts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "rag.csv"
+    path.write_text("conversation_id,speaker,text\nc1,A,hello,extra\nc1,B,ok\nc1,A,fine\n")
+    with pytest.raises(InputError, match="rag.csv, line 2: expected 3 fields, found 4"):
+        read(path)
+    table = read(path, skip_invalid=True)
+    assert table[["conversation_id", "speaker", "text"]].values.tolist() == [["c1", "B", "ok"], ["c1", "A", "fine"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -135,13 +136,17 @@ def _read_csv(path: Path, skip_invalid: bool) -> tuple[pd.DataFrame, list[Proble
     data = path.read_bytes()
     header = _csv_header(data)
     text, problems = _decode(path, data, skip_invalid, header)
-    options = dict(dtype=_STRING_COLUMNS, keep_default_na=False, na_values=[""])
+    # index_col=False: a first data row with an extra field must not turn the first column into the index; pandas
+    # then warns (and would drop the field): the warning sends the file to the ragged-row reader instead
+    options = dict(dtype=_STRING_COLUMNS, keep_default_na=False, na_values=[""], index_col=False)
     try:
-        raw = pd.read_csv(io.StringIO(text), **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            raw = pd.read_csv(io.StringIO(text), **options)
         lines = None
     except pd.errors.EmptyDataError:
         raise InputError(Problem(str(path), "line 1", None, "empty file: expected a header row")) from None
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         raw, lines, ragged = _read_ragged_csv(path, text, header, options)
         if ragged and not skip_invalid:
             raise InputError(ragged) from None
