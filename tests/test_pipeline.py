@@ -249,3 +249,12 @@ def test_a_reply_to_a_later_row_is_rejected_without_a_turn_column() -> None:
 def test_detect_on_a_table_hints_at_text_column() -> None:
     with pytest.raises(ValueError, match="pass text_column='post'"):
         reciprocity.detect(pd.DataFrame({"post": ["hi"]}), "post")
+
+
+def test_analyze_keeps_own_codes_and_refuses_a_taken_input_name() -> None:
+    table = pd.DataFrame({"conversation_id": ["c"] * 4, "speaker": list("ABAB"), "text": ["I am sad", "me too", "ok", "fine"],
+                          "disclosure": [1, 1, 0, 0]})
+    result = reciprocity.analyze(table)
+    assert result.utterances.columns.is_unique and result.utterances["input_disclosure"].tolist() == [1, 1, 0, 0]
+    with pytest.raises(InputError, match="field 'input_disclosure'"):
+        reciprocity.analyze(table.assign(input_disclosure=1))

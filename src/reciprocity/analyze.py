@@ -25,7 +25,7 @@ from reciprocity.measure.groups import pairwise_reciprocity, round_robin_scores,
 from reciprocity.measure.multilevel import dyad_slopes, lag_design, lagged_multilevel
 from reciprocity.measure.sequential import lag_sequential
 from reciprocity.measure.stages import stages
-from reciprocity.schema import CODE_COLUMNS, CONVERSATION, LAYER_NAMES, SPEAKER, TEXT
+from reciprocity.schema import CONVERSATION, LAYER_NAMES, SPEAKER, TEXT
 
 Progress = Callable[[int, int], None]
 #: Stage columns added to the utterance table (see :mod:`reciprocity.measure.stages`).
@@ -160,12 +160,11 @@ def analyze(
         coded = prepare_codes(table, source)
         codes_from = "input"
     else:
-        from reciprocity.detect import detect
+        from reciprocity.detect import append_codes, detect
 
-        existing = [c for c in CODE_COLUMNS if c in table.columns]
-        coded = table.rename(columns={c: f"input_{c}" for c in existing})
-        coded = pd.concat([coded, detect_in_batches(lambda texts: detect(texts, tier=tier), coded[TEXT], progress)],
-                          axis=1)
+        # the table's own code columns are kept as input_<name> (an error if that name is taken too)
+        codes = detect_in_batches(lambda texts: detect(texts, tier=tier), table[TEXT], progress)
+        coded = append_codes(table, codes, source)
         codes_from = f"detector ({tier} tier)"
     if not isinstance(coded.index, pd.RangeIndex) or coded.index.start != 0 or coded.index.step != 1:
         coded = coded.reset_index(drop=True)
