@@ -21,9 +21,9 @@ parameters live in :class:`AlertRules`.
     ``Σ_s |D_s − mean D| / Σ_s D_s`` divided by its maximum ``2 (k − 1) / k`` so that it lies in [0, 1] for any
     group size (two speakers: ``|D_A − D_B| / (D_A + D_B)``), computed on full windows with at least
     ``imbalance_min_disclosures`` (3) disclosures. Someone who has not spoken in the window is not counted as
-    holding back, except that a monologue counts the others as one silent partner. It fires once per episode when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on
-    ``imbalance_min_turns`` (3) consecutive utterances, if one speaker made the most disclosures (no tie);
-    ``speaker`` is that dominant discloser. Severity: high at index ≥ 0.9, medium ≥ 0.75, low otherwise.
+    holding back, except that a monologue counts the others as one silent partner. It fires once per episode
+    when the index is ≥ ``imbalance_threshold`` (0.6, e.g. 4 vs 1) on ``imbalance_min_turns`` (3) consecutive
+    utterances, if one speaker made the most disclosures (no tie); ``speaker`` is that dominant discloser. Severity: high at index ≥ 0.9, medium ≥ 0.75, low otherwise.
 
 ``depenetration``
     One alert per dyad-level depenetration event of :func:`reciprocity.measure.stages.depenetration_events`, at
@@ -173,11 +173,7 @@ def unreciprocated(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
         return pd.DataFrame()
     layer_max = run_max_layer[fire]
     severity = np.where(layer_max >= 3, "high", np.where(layer_max >= 2, "medium", "low"))
-    # speakers of each hit's conversation (local codes count from 0 by first appearance): "the partner" in a
-    # dyad, "the others" in a group
-    group = np.cumsum(o.position == 0) - 1
-    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group[hits]] + 1
-    others = np.where(n_speakers > 2, "the others", "the partner")
+    others = np.where(_speakers_in_conversation(o)[hits] > 2, "the others", "the partner")
     evidence = [
         f"{s} disclosed {d} times in a row (turns {t0}–{t1}, up to layer {m} '{LAYER_NAMES[int(m)]}') "
         f"while {who} took {p} turns without disclosing"
@@ -243,9 +239,7 @@ def imbalance_index(o: _Ordered, window: int) -> tuple[np.ndarray, np.ndarray, n
     n_active = np.zeros(o.n, dtype=np.int64)
     for j in range(counts.shape[1]):
         n_active += spoke(j)
-    group = np.cumsum(o.position == 0) - 1
-    n_speakers = np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group] + 1
-    n_counted = np.where((n_active < 2) & (n_speakers >= 2), 2, n_active)
+    n_counted = np.where((n_active < 2) & (_speakers_in_conversation(o) >= 2), 2, n_active)
     total = counts.sum(axis=1)
     mean = total / np.maximum(n_counted, 1)
     # sum of |D_s - mean D| over the counted speakers (the silent partner contributes |0 - mean|), one speaker
@@ -289,6 +283,14 @@ def imbalance(o: _Ordered, rules: AlertRules) -> pd.DataFrame:
         for name, d, t, x in zip(names, dominant_count, total[hits], idx)
     ]
     return _frame(o, hits, "sustained_imbalance", severity, evidence, speaker=names)
+
+
+def _speakers_in_conversation(o: _Ordered) -> np.ndarray:
+    """Number of speakers of each row's conversation (local codes count from 0 by first appearance)."""
+    if o.n == 0:
+        return np.zeros(0, dtype=np.int64)
+    group = np.cumsum(o.position == 0) - 1
+    return np.maximum.reduceat(o.local, np.flatnonzero(o.position == 0))[group] + 1
 
 
 def _window_counts(o: _Ordered, window: int, indicator: np.ndarray) -> np.ndarray:

@@ -133,7 +133,8 @@ def find_problems(raw: pd.DataFrame, source: str, locations: Sequence | None = N
         bad[np.asarray(mask)] = True
 
     for column in REQUIRED_COLUMNS:
-        flag(_blank(raw[column]), column, "empty value" if column != TEXT else "empty text")
+        if column in raw.columns:  # validate() reports missing columns; other callers may check a subset
+            flag(_blank(raw[column]), column, "empty value" if column != TEXT else "empty text")
 
     has_id = "id" in raw.columns
     if has_id:

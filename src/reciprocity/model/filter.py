@@ -24,7 +24,7 @@ from scipy.special import ndtr
 from reciprocity.errors import InputError, Problem
 from reciprocity.model.params import Params, resolve_params
 from reciprocity.model.simulate import effective, initial_state, policy, react
-from reciprocity.schema import CONVERSATION, SPEAKER
+from reciprocity.schema import CONVERSATION, SPEAKER, TEXT
 
 _JITTER = 0.01
 
@@ -107,27 +107,22 @@ def _weighted_quantiles(x, w, qs):
 
 
 def _ordered(table: pd.DataFrame, source: str = "<table>") -> pd.DataFrame:
-    """The coded table checked for what the filter relies on (conversation, speaker, integer turns unique within
-    a conversation; errors name the row and field) and sorted by numeric turn within each conversation."""
-    locations = table.attrs.get("locations")
-    if locations is None or len(locations) != len(table):
-        locations = [f"row {i + 1}" for i in range(len(table))]
+    """The coded table checked for what the filter relies on (the validator's checks of conversation, speaker and
+    integer turns unique within a conversation; errors name the row and field; the text is not needed) and sorted
+    by numeric turn within each conversation."""
+    from reciprocity.corpus.validate import find_problems
+
     missing = [c for c in (CONVERSATION, SPEAKER) if c not in table.columns]
     if missing:
         raise InputError(Problem(source, "header", missing[0], "no such column"))
-    problems = [Problem(source, locations[i], c, "empty value")
-                for c in (CONVERSATION, SPEAKER) for i in np.flatnonzero(table[c].isna().to_numpy())]
-    if "turn" in table.columns:
-        turn = pd.to_numeric(table["turn"], errors="coerce")
-        bad = (turn.isna() | (turn != turn.round())).to_numpy()
-        repeated = pd.DataFrame({"c": table[CONVERSATION].astype("string"), "t": turn}).duplicated().to_numpy() & ~bad
-        problems += [Problem(source, locations[i], "turn", "turn must be an integer") for i in np.flatnonzero(bad)]
-        problems += [Problem(source, locations[i], "turn", "turn repeated within its conversation")
-                     for i in np.flatnonzero(repeated)]
+    locations = table.attrs.get("locations")
+    if locations is None or len(locations) != len(table):
+        locations = [f"row {i + 1}" for i in range(len(table))]
+    problems, _ = find_problems(table.drop(columns=[TEXT], errors="ignore"), source, locations)
     if problems:
         raise InputError(problems)
     if "turn" in table.columns:
-        table = table.assign(turn=turn).sort_values([CONVERSATION, "turn"], kind="stable")
+        table = table.assign(turn=pd.to_numeric(table["turn"])).sort_values([CONVERSATION, "turn"], kind="stable")
     return table
 
 
