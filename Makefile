@@ -24,7 +24,9 @@ train: $(STAMP)
 	$(BIN)/reciprocity train --data ../shared/data
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/python bench/detector.py
+	$(BIN)/python bench/detector_ceiling.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -15,6 +15,7 @@ import pytest
 
 from reciprocity.detect.accurate import AccurateConfig, AccurateDetector
 from reciprocity.detect.accurate.model import ARTIFACT_DIR, TunedHead
+from reciprocity.detect.calibration import macro_f1
 from reciprocity.detect.features import FeatureConfig
 from reciprocity.detect.text import normalise, split_sentences
 
@@ -101,6 +102,14 @@ def test_cv_from_oof_judges_each_fold_with_other_folds_settings(tmp_path):
     good = cv_from_oof(tmp_path, _oof(texts, informative), config=cfg)
     assert good["n_splits"] == 3 and len(good["folds"]) == 3
     assert good["summary"]["info_macro_f1"]["mean"] > 0.9 and good["summary"]["emo_macro_f1"]["mean"] > 0.9
+    assert "probabilities" not in good
+    kept = cv_from_oof(tmp_path, _oof(texts, informative), config=cfg, keep_probabilities=True)
+    probs = kept["probabilities"]
+    assert probs["row"].tolist() == list(range(len(texts))) and probs.notna().all().all()
+    for fold in kept["folds"]:  # the kept probabilities and thresholds reproduce each fold's figure
+        part = probs[probs["fold"] == fold["fold"]]
+        y = np.asarray(info)[part["row"].to_numpy()]
+        assert macro_f1(y, part["p_info"] >= part["threshold_info"]) == pytest.approx(fold["info_macro_f1"])
     rng = np.random.default_rng(0)
     noise = cv_from_oof(tmp_path, _oof(texts, lambda t: tuple(rng.normal(0, 1, 2))), config=cfg)
     assert noise["summary"]["mean_macro_f1"] < good["summary"]["mean_macro_f1"]

@@ -175,6 +175,7 @@ def cross_validate(
 
 def cv_from_oof(
     data_dir: Path, oof: pd.DataFrame, seed: int = 0, config: AccurateConfig | None = None,
+    keep_probabilities: bool = False,
 ) -> dict[str, Any]:
     """Nested CV figures of the fine-tuned tier from out-of-fold logits
     (:func:`.finetune.cross_validated_logits`: per fold, logits of the held-out rows and of their sentence pieces
@@ -185,7 +186,9 @@ def cv_from_oof(
     score), Platt calibration and the macro-F1 threshold. Fold k's sentences are then scored like ``predict``
     (fused piece scores → calibrated probability → max over the row's pieces) and judged at that threshold.
     Fold k's encoder never saw fold k; the other folds' logits come from models that did, so the few fitted
-    calibration numbers depend on fold k's labels indirectly (not a fully nested CV, which would need 20 models)."""
+    calibration numbers depend on fold k's labels indirectly (not a fully nested CV, which would need 20 models).
+    With ``keep_probabilities`` the result also holds ``probabilities``: one row per OffMyChest sentence (``row``,
+    ``fold``, and per label the calibrated out-of-fold ``p_<label>`` and its fold's ``threshold_<label>``)."""
     cfg = config or AccurateConfig()
     omc, _ = load_corpora(Path(data_dir))
     x_text = normalise(as_series(omc["text"])).reset_index(drop=True)
@@ -200,6 +203,7 @@ def cv_from_oof(
     pieces = oof[oof["piece"] >= 0]
     helper = AccurateDetector(cfg, seed=seed)
     folds = []
+    probabilities = pd.DataFrame({"row": np.arange(len(omc)), "fold": fold_of})
     for k in np.unique(fold_of):
         t0 = time.perf_counter()
         tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
@@ -223,6 +227,8 @@ def cv_from_oof(
             row[f"{label}_ece"] = expected_calibration_error(y_te, p_row)
             row[f"{label}_threshold"] = thr
             row[f"{label}_fusion_weights"] = [float(v) for v in fuse]
+            probabilities.loc[te, f"p_{label}"] = p_row
+            probabilities.loc[te, f"threshold_{label}"] = thr
         row["seconds"] = round(time.perf_counter() - t0, 1)
         folds.append(row)
     df = pd.DataFrame(folds)
@@ -230,4 +236,7 @@ def cv_from_oof(
     for col in ("info_macro_f1", "emo_macro_f1", "info_ece", "emo_ece"):
         summary[col] = {"mean": float(df[col].mean()), "sd": float(df[col].std(ddof=1))}
     summary["mean_macro_f1"] = float((df["info_macro_f1"].mean() + df["emo_macro_f1"].mean()) / 2)
-    return {"folds": folds, "summary": summary, "n_splits": int(len(folds)), "seed": seed, "config": cfg.to_json()}
+    result = {"folds": folds, "summary": summary, "n_splits": int(len(folds)), "seed": seed, "config": cfg.to_json()}
+    if keep_probabilities:
+        result["probabilities"] = probabilities
+    return result
