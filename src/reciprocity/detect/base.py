@@ -271,13 +271,12 @@ class SentenceDetector:
         disclosure, layer = self._utterance_disclosure_layer(g, info, emo, full["_layer_input"], docs)
         # topics: union over sentences, as python lists in TOPICS order
         tm = g[list(TOPICS)].any().reindex(docs, fill_value=False).to_numpy(dtype=bool)
-        rows, cols = np.nonzero(tm)
+        rows, cols = np.nonzero(tm)  # row-major: each utterance's topics are consecutive, in TOPICS order
         names = np.asarray(TOPICS, dtype=object)[cols]
-        lists = pd.Series(names).groupby(rows).agg(list) if len(rows) else pd.Series(dtype=object)
-        topics = lists.reindex(docs).to_numpy(dtype=object)
-        empty = np.flatnonzero(pd.isna(topics))
-        if len(empty):  # distinct list objects, never one shared list
-            topics[empty] = _new_empty_lists(np.arange(len(empty)))
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
+        topics = _new_empty_lists(np.arange(n))  # distinct list objects, never one shared list
+        topics[rows[starts]] = np.fromiter((part.tolist() for part in np.split(names, starts[1:])) if len(rows) else (),
+                                           dtype=object, count=len(starts))
         frame = pd.DataFrame(
             {
                 "info_disclosure": info,

@@ -29,6 +29,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .lexmatch import ColumnMatcher
 from .topics import _group_by_first_char
 
 W_INTIMACY = 0.7
@@ -65,9 +66,8 @@ _CORE = re.compile(r"(?<![\w'])(?:" + _group_by_first_char(CORE_LEXICON) + r")(?
 
 
 def core_hits(sentences: pd.Series) -> np.ndarray:
-    """Boolean array: sentence matches the core-layer lexicon (vectorised ``str.contains``)."""
-    s = sentences.fillna("").astype(str).str.lower()
-    return s.str.contains(_CORE, regex=True).to_numpy(dtype=bool) if len(s) else np.zeros(0, dtype=bool)
+    """Boolean array: sentence matches the core-layer lexicon (one whole-column regex test)."""
+    return ColumnMatcher(sentences.fillna("").astype(str).str.lower()).contains(_CORE)
 
 
 def rescale_intimacy(raw: np.ndarray, q_lo: float, q_hi: float) -> np.ndarray:
@@ -151,21 +151,21 @@ def depth_features(
     n = len(s)
     if n == 0:
         return np.zeros((0, len(DEPTH_FEATURES)))
+    m = ColumnMatcher(s)
     if n_topic_hits is None:
         from .topics import topic_matrix
 
-        n_topic_hits = topic_matrix(s).sum(axis=1)
-    fs = s.str.count(_FIRST_SING).to_numpy() > 0
-    fp = s.str.count(_FIRST_PLUR).to_numpy() > 0
-    third = (s.str.count(_THIRD).to_numpy() > 0) & ~fs & ~fp
+        n_topic_hits = topic_matrix(m).sum(axis=1)
+    fs, fp = m.contains(_FIRST_SING), m.contains(_FIRST_PLUR)
+    third = m.contains(_THIRD) & ~fs & ~fp
     p_info, p_emo = np.asarray(p_info, float), np.asarray(p_emo, float)
     cols = [
-        p_info, p_emo, np.maximum(p_info, p_emo), np.asarray(intimacy01, float), core_hits(s).astype(float),
-        fs.astype(float), fp.astype(float), (s.str.count(_SECOND).to_numpy() > 0).astype(float), third.astype(float),
-        s.str.contains(_OWN_FAMILY, regex=True).to_numpy(dtype=float),
+        p_info, p_emo, np.maximum(p_info, p_emo), np.asarray(intimacy01, float), m.contains(_CORE).astype(float),
+        fs.astype(float), fp.astype(float), m.contains(_SECOND).astype(float), third.astype(float),
+        m.contains(_OWN_FAMILY).astype(float),
         s.str.rstrip().str.endswith("?").to_numpy(dtype=float),
-        s.str.contains(_PERIPHERAL, regex=True).to_numpy(dtype=float),
-        s.str.contains(_INTERMEDIATE, regex=True).to_numpy(dtype=float),
+        m.contains(_PERIPHERAL).astype(float),
+        m.contains(_INTERMEDIATE).astype(float),
         np.minimum(np.asarray(n_topic_hits, float), 4.0) / 4.0,
         np.log1p(s.str.split().str.len().fillna(0).to_numpy(dtype=float)) / np.log(40.0),
     ]

@@ -1,6 +1,6 @@
 """Text normalisation and vectorised sentence splitting for the disclosure detector.
 
-All functions take and return pandas objects and use pandas' vectorised string methods (``str.replace``,
+All functions take and return pandas objects and work on whole columns (Arrow compute kernels, pandas'
 ``str.split`` + ``explode``); there is no per-utterance Python loop.
 """
 
@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Longest piece (characters) a sentence is scored as; longer "sentences" (no punctuation) are chunked.
 MAX_SENTENCE_CHARS = 600
@@ -22,6 +24,11 @@ _CP1252_FIXES: dict[str, str] = {
     "0096": "-", "0097": "-", "2013": "-", "2014": "-", "0085": "...",
 }
 _UNICODE_ESCAPE = r"<U\+([0-9A-Fa-f]{4,6})>"
+#: What ``str.strip()`` removes: the characters for which ``str.isspace()`` is true.
+_PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 # Sentence boundary: whitespace after ., !, ?, or an ellipsis (optionally followed by closing quotes/brackets),
 # or any line break.
 _SENTENCE_BOUNDARY = r"(?<=[.!?\u2026])[\"')\]]*\s+|[\r\n]+"
@@ -46,7 +53,34 @@ def as_series(texts: Iterable[str] | pd.Series | str) -> pd.Series:
 
 
 def normalise(texts: pd.Series) -> pd.Series:
-    """Undo ``<U+XXXX>`` export escapes, unify curly quotes/dashes and collapse horizontal whitespace."""
+    """Undo ``<U+XXXX>`` export escapes, unify curly quotes/dashes and collapse horizontal whitespace.
+
+    Runs as Arrow compute kernels over the whole column (the Python callback that undoes escapes only on the rows
+    that contain ``<U+``); the same result as the pandas ``str`` chain it replaces, which still handles a Series
+    holding anything but strings (missing values stay missing)."""
+    values = texts.to_numpy(dtype=object)
+    try:
+        col = pa.array(values, type=pa.large_string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return _normalise_pandas(texts)
+    if col.null_count:
+        return _normalise_pandas(texts)
+    escaped = pc.match_substring(col, "<U+").to_numpy(zero_copy_only=False)
+    if escaped.any():
+        values = values.copy()
+        values[escaped] = pd.Series(values[escaped]).str.replace(_UNICODE_ESCAPE, _unescape, regex=True).to_numpy()
+        col = pa.array(values, type=pa.large_string())
+    col = pc.replace_substring_regex(col, "[\u2018\u2019\u00b4`]", "'")
+    col = pc.replace_substring_regex(col, "[\u201c\u201d]", '"')
+    for entity, char in (("&amp;", "&"), ("&gt;", ">"), ("&lt;", "<")):
+        col = pc.replace_substring(col, entity, char)
+    col = pc.replace_substring_regex(col, "[ \t\f\v\u00a0\u200b]+", " ")
+    col = pc.utf8_trim(col, characters=_PYTHON_WHITESPACE)
+    return pd.Series(col.to_numpy(zero_copy_only=False), index=texts.index, dtype=object, name=texts.name)
+
+
+def _normalise_pandas(texts: pd.Series) -> pd.Series:
+    """:func:`normalise` with pandas ``str`` methods (any Series, missing values kept)."""
     s = texts.str.replace(_UNICODE_ESCAPE, _unescape, regex=True)
     s = s.str.replace("[\u2018\u2019\u00b4`]", "'", regex=True).str.replace("[\u201c\u201d]", '"', regex=True)
     s = s.str.replace("&amp;", "&", regex=False).str.replace("&gt;", ">", regex=False).str.replace(

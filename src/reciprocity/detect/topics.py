@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reciprocity.schema import TOPICS
+from .lexmatch import ColumnMatcher
 
 _JOBS = (
     "nurse|teacher|doctor|physician|surgeon|dentist|engineer|developer|programmer|software engineer|lawyer|"
@@ -223,9 +224,10 @@ def compile_lexicon(lexicon: dict[str, list[str]] | None = None) -> dict[str, re
 _PATTERNS = compile_lexicon()
 
 
-def topic_matrix(sentences: pd.Series) -> np.ndarray:
-    """Boolean matrix (n_sentences x 13), column order = ``TOPICS``; one vectorised ``str.contains`` per area."""
-    s = sentences.fillna("").astype(str).str.lower()
-    if len(s) == 0:
+def topic_matrix(sentences: pd.Series | ColumnMatcher) -> np.ndarray:
+    """Boolean matrix (n_sentences x 13), column order = ``TOPICS``; one whole-column regex test per area
+    (:class:`~.lexmatch.ColumnMatcher` over the lower-cased sentences, or one given)."""
+    m = sentences if isinstance(sentences, ColumnMatcher) else ColumnMatcher(sentences.fillna("").astype(str).str.lower())
+    if len(m.strings) == 0:
         return np.zeros((0, len(TOPICS)), dtype=bool)
-    return np.column_stack([s.str.contains(_PATTERNS[t], regex=True).to_numpy(dtype=bool) for t in TOPICS])
+    return np.column_stack([m.contains(_PATTERNS[t]) for t in TOPICS])
