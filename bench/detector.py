@@ -26,7 +26,8 @@ Reports (printed and written to bench/results/detector.json):
   same-run speed comparison on one 10,000-sentence sample, repetitions interleaved, best repetition kept: fast tier
   (one process, and ``n_jobs=2`` worker processes — the plain encoder also uses both cores), format-1 rule, the TF-IDF+LR baseline, the accurate tier (int8 ONNX) and the plain all-MiniLM-L6-v2 fp32
   sentence-transformers encoder (torch, in ``training/.venv``, run as a subprocess; skipped when that venv is absent);
-* the accurate tier's CV figures, taken from bench/results/accurate.json (bench/encoder_speed.py) when it exists;
+* the accurate tier's CV figures, taken from bench/results/accurate.json (bench/encoder_speed.py) when it exists,
+  and recomputed in this run from the committed out-of-fold logits of its fold fine-tunes (``cv_from_oof``);
 * reliability-curve bins (pooled out-of-fold) in the JSON and as docs/reliability.svg.
 
 ``--quick``: 2 folds on a 3,000-sentence OffMyChest subsample, 2,000 sentences for throughput; a sanity run, not
@@ -333,6 +334,22 @@ def accurate_tier(path: Path) -> dict:
             "summary": summary, "figures": data}
 
 
+def accurate_cv_this_run(data: Path, oof_path: Path, seed: int) -> dict:
+    """The accurate tier's CV figures recomputed in this run from the committed out-of-fold logits of its fold
+    fine-tunes (``cv_from_oof``: per fold, fusion with the n-gram score, Platt calibration and threshold from the
+    other folds, then macro-F1 and ECE on the fold); the fine-tuning itself needs torch (``bench/encoder_speed.py``)."""
+    if not oof_path.is_file():
+        return {"status": f"not computed: {oof_path.relative_to(ROOT)} absent"}
+    from reciprocity.detect.accurate.train import cv_from_oof
+
+    t0 = time.perf_counter()
+    cv = cv_from_oof(data, pd.read_parquet(oof_path), seed=seed)
+    out = {k: {"mean": _r(v["mean"]), "sd": _r(v["sd"])} for k, v in cv["summary"].items() if isinstance(v, dict)}
+    out["status"] = f"recomputed in this run from {oof_path.relative_to(ROOT)}"
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
 def accurate_depth_topics(dev: pd.DataFrame, evalsets: dict[str, tuple[pd.Series, pd.Series]], data: Path) -> dict:
     """Depth/topic evaluation of the accurate tier via ``reciprocity.detect.accurate`` (its bundled artefact; the
     dev set was not used to train it, so all dev rows are out-of-sample for it)."""
@@ -395,6 +412,11 @@ def print_summary(r: dict) -> None:
     print("  " + a["status"])
     for k, v in a.get("summary", {}).items():
         print(f"  {k}: {json.dumps(v)}")
+    c = a.get("cv_this_run")
+    if c and "info_macro_f1" in c:
+        print(f"  fine-tuned CV recomputed in this run from the committed fold logits: info macro-F1 "
+              f"{c['info_macro_f1']['mean']:.3f} ± {c['info_macro_f1']['sd']:.3f}, ECE {c['info_ece']['mean']:.3f}; emo "
+              f"{c['emo_macro_f1']['mean']:.3f} ± {c['emo_macro_f1']['sd']:.3f}, ECE {c['emo_ece']['mean']:.3f}")
     dt = a.get("depth_topics")
     if dt:
         print("  depth/topics: " + dt["status"])
@@ -500,6 +522,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("[7] accurate tier CV / depth and topics")
     result["accurate_tier"] = accurate_tier(ROOT / "bench" / "results" / "accurate.json")
     if not args.quick:
+        result["accurate_tier"]["cv_this_run"] = accurate_cv_this_run(
+            args.data, ROOT / "bench" / "results" / "accurate_finetune_oof.parquet", args.seed)
         result["accurate_tier"]["depth_topics"] = accurate_depth_topics(dev, {
             "question_intimacy_test": (qt["text"], qt["target"]),
             "tweet_intimacy_en_holdout20": (tweets["text"][holdout], tweets["target"][holdout]),

@@ -1,38 +1,32 @@
-"""How high can OffMyChest disclosure macro-F1 go? Label noise, the ceiling it sets, and prevalence shift.
+"""How high can OffMyChest disclosure macro-F1 go? Label noise, estimates of what it allows, prevalence shift.
 
 Usage (from the project root, bench extra installed: ``pip install -c constraints.txt -e ".[bench]"``):
 
     python bench/detector_ceiling.py [--data ../shared/data] [--seed 0] [--bootstrap 2000]
 
-Prints its figures and writes ``bench/results/detector_ceiling.json``. Three views, per label (info, emo):
+Prints its figures and writes ``bench/results/detector_ceiling.json``. Four views, per label (info, emo); the
+formulas are in :mod:`reciprocity.detect.label_noise`:
 
-1. **Repeated sentences** (model-free). Some sentences occur more than once in ``train.csv`` (same text after
-   lower-casing and collapsing whitespace) and each copy was labelled separately by the crowd. A classifier that
-   reads only the text gives every copy the same answer, so on these rows:
-
-   * pairwise agreement ``A`` = share of same-text pairs with the same label (bootstrap 95 % CI over texts);
-   * any text-only classifier's expected accuracy is at most ``(1 + A) / 2``: with ``q`` = P(label 1 | text), its
-     accuracy is ``E[max(q, 1 - q)] = 1 - E[min(q, 1 - q)] <= 1 - E[q (1 - q)] = (1 + A) / 2``;
-   * the best macro-F1 any one-answer-per-text rule can reach on exactly these labels (in-sample, so an upper
-     bound that includes luck): exact, by a 0/1 knapsack over texts (for a fixed number of false positives,
-     macro-F1 grows with true positives);
-   * the accurate tier's out-of-fold macro-F1 on the same rows, for comparison.
-
-   A model-based extrapolation to the whole set: if every label were flipped with one rate ``e`` regardless of
-   text (symmetric noise), ``A = 1 - 2 e (1 - e)``; with the observed positive rate this gives the macro-F1 that
-   a classifier reproducing the *true* labels exactly would score against the crowd's labels.
+1. **Repeated sentences** (model-free). Some sentences occur more than once in ``train.csv`` (same text after the
+   detector's normalisation, lower-casing and whitespace folding), each copy labelled separately by the crowd.
+   A classifier that reads only the text gives every copy the same answer, so on these rows: the agreement ``A``
+   (per text, the share of its pairs of copies with the same label, averaged over rows; bootstrap 95 % CI over
+   texts), the bound ``(1 + A) / 2`` on any text-only classifier's expected accuracy, and the best macro-F1 of any
+   one-answer-per-text rule on exactly these labels (exact, in-sample, so it includes luck). The most repeated
+   text (a moderator bot's message) is a large share of the pairs, so the agreement is also given without it.
+   The symmetric-noise extrapolation to the whole set: if every label were flipped at one rate ``e`` whatever the
+   text, ``A = (1-e)^2 + e^2``, and the macro-F1 that reproducing the *true* labels would score against the
+   crowd's follows (a rule that copies text-dependent errors of the coders could score more).
 2. **Confident learning** (Northcutt et al. 2021, ``cleanlab.count.estimate_joint``) on the accurate tier's
    calibrated out-of-fold probabilities (``cv_from_oof``): the joint distribution of given and estimated true
    labels over all 12,860 sentences, the share of labels estimated wrong, and the macro-F1 that reproducing the
-   estimated true labels would score against the given ones. Model-dependent: the model's own mistakes count as
-   label noise, so this ceiling errs low.
+   estimated true labels would score against the given ones. Model-dependent (the model's own mistakes count as
+   label noise), so an estimate, not a bound.
 3. **Noise-corrected figures** (an extrapolation, not a measurement). The official test labels were cleaned after
    the task (the organisers weeded out labelling errors using the systems' runs). Assuming class-conditional noise
-   independent of the prediction, the observed pred x label table is O = C T, with T[t, g] = P(label g | true t)
-   and C the pred x true table, so C = O T^-1 and the macro-F1 against the true labels follows. Done for the
-   accurate tier's out-of-fold decisions with a symmetric T at the repeated-sentence flip rate (and at the rates
-   of its CI bounds). (The confident-learning joint is not used here: it comes from the same model's
-   probabilities, so it would count the model's own disagreements as noise and flatter the model.)
+   independent of the prediction, ``C = O T^-1`` gives the accurate tier's out-of-fold macro-F1 against the true
+   labels, with a symmetric ``T`` at the repeated-sentence flip rate and at the rates of both ends of its CI. (The
+   confident-learning joint is not used here: it comes from the same model's probabilities and would flatter it.)
 4. **Prevalence shift.** The data README says positives are more frequent in the official test split than in
    ``train.csv``. The accurate tier's out-of-fold macro-F1 with the classes reweighted to a positive rate of 50 %
    and 60 %: at the thresholds chosen on CV (what ships) and at the best threshold for that rate (an oracle).
@@ -60,7 +54,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from reciprocity.detect import data as D  # noqa: E402
 from reciprocity.detect.accurate.train import cv_from_oof  # noqa: E402
 from reciprocity.detect.label_noise import (  # noqa: E402
-    best_one_answer_per_text, macro_f1_from_counts, noise_corrected_macro_f1, pair_agreement, symmetric_noise_ceiling)
+    agreement, best_one_answer_per_text, macro_f1_from_counts, noise_corrected_macro_f1, symmetric_noise_ceiling,
+    text_agreement)
+from reciprocity.detect.text import normalise  # noqa: E402
 
 LABELS = ("info", "emo")
 OOF_LOGITS = ROOT / "bench" / "results" / "accurate_finetune_oof.parquet"
@@ -70,35 +66,49 @@ def _r(v: float) -> float:
     return round(float(v), 4)
 
 
+def _agreement_summary(n: np.ndarray, k: np.ndarray, positive_rate: float, boot: np.ndarray) -> dict:
+    """Agreement with its bootstrap CI over texts, the accuracy bound, and the symmetric-noise extrapolation at
+    the agreement and at both ends of its CI."""
+    a = agreement(n, k)
+    per_text = text_agreement(n, k)
+    a_boot = (n[boot] * per_text[boot]).sum(1) / n[boot].sum(1)
+    lo, hi = np.quantile(a_boot, [0.025, 0.975])
+    sym = {key: _r(v) for key, v in symmetric_noise_ceiling(a, positive_rate).items()}
+    return {
+        "agreement": _r(a), "agreement_ci95": [_r(lo), _r(hi)], "accuracy_upper_bound": _r((1 + a) / 2),
+        "symmetric_noise": sym,
+        "symmetric_noise_at_agreement_ci": {
+            f"agreement_{end}": {key: _r(v) for key, v in symmetric_noise_ceiling(float(x), positive_rate).items()}
+            for end, x in (("ci_low", lo), ("ci_high", hi))},
+    }
+
+
 def repeated_sentences(omc: pd.DataFrame, probs: pd.DataFrame, n_boot: int, seed: int) -> dict:
-    key = omc["text"].str.lower().str.split().str.join(" ")
+    """Texts that occur more than once after the detector's normalisation, lower-casing and whitespace folding."""
+    key = normalise(omc["text"]).str.lower().str.split().str.join(" ")
     size = key.map(key.value_counts())
     rep = omc[size.to_numpy() > 1].assign(key=key[size > 1])
-    out: dict = {"n_texts": int(rep["key"].nunique()), "n_rows": int(len(rep)),
-                 "share_of_data": _r(len(rep) / len(omc)), "positive_rate": {}}
+    counts = rep["key"].value_counts()
+    out: dict = {"n_texts": int(len(counts)), "n_rows": int(len(rep)), "share_of_data": _r(len(rep) / len(omc)),
+                 "most_repeated_text": {"text": str(counts.index[0]), "rows": int(counts.iloc[0])}, "positive_rate": {}}
     rng = np.random.default_rng(seed)
     for label in LABELS:
         g = rep.groupby("key")[label].agg(["size", "sum"])
         n, k = g["size"].to_numpy(), g["sum"].to_numpy()
-        a = pair_agreement(n, k)
         boot = rng.integers(0, len(g), size=(n_boot, len(g)))
-        pairs = n * (n - 1) / 2
-        agree = k * (k - 1) / 2 + (n - k) * (n - k - 1) / 2
-        a_boot = agree[boot].sum(1) / pairs[boot].sum(1)
-        lo, hi = np.quantile(a_boot, [0.025, 0.975])
+        rate = float(omc[label].mean())
+        keep = g.index != counts.index[0]
+        boot_without = rng.integers(0, int(keep.sum()), size=(n_boot, int(keep.sum())))
         p = probs.loc[rep.index]
-        model_f1 = f1_score(rep[label], p[f"p_{label}"] >= p[f"threshold_{label}"], average="macro")
         out["positive_rate"][label] = _r(rep[label].mean())
         out[label] = {
-            "pair_agreement": _r(a), "pair_agreement_ci95": [_r(lo), _r(hi)],
-            "accuracy_upper_bound": _r((1 + a) / 2),
+            **_agreement_summary(n, k, rate, boot),
             "best_macro_f1_one_answer_per_text": _r(best_one_answer_per_text(n, k)),
-            "accurate_tier_oof_macro_f1": _r(model_f1),
-            "symmetric_noise_extrapolation": {
-                key: _r(v) for key, v in symmetric_noise_ceiling(a, float(omc[label].mean())).items()},
-            "symmetric_noise_extrapolation_ci95_agreement_bounds": [
-                _r(symmetric_noise_ceiling(float(lo), float(omc[label].mean()))["macro_f1_ceiling"]),
-                _r(symmetric_noise_ceiling(float(hi), float(omc[label].mean()))["macro_f1_ceiling"])],
+            # stratified (not text-grouped) folds: copies of a text can be in the training part of another copy's
+            # fold, and copies in different folds get different models, so this is not a one-answer-per-text score
+            "accurate_tier_oof_macro_f1": _r(f1_score(rep[label], p[f"p_{label}"] >= p[f"threshold_{label}"],
+                                                      average="macro")),
+            "without_most_repeated_text": _agreement_summary(n[keep], k[keep], rate, boot_without),
         }
     return out
 
@@ -110,29 +120,30 @@ def confident_learning(omc: pd.DataFrame, probs: pd.DataFrame) -> dict:
         p1 = probs[f"p_{label}"].to_numpy()
         joint = estimate_joint(y, np.column_stack([1 - p1, p1]))  # rows: given label, columns: true label
         labelled_pos = float(joint[1].sum())
-        ceiling = macro_f1_from_counts(joint[1, 1], joint[0, 1], labelled_pos, 1 - labelled_pos)
+        f1 = macro_f1_from_counts(joint[1, 1], joint[0, 1], labelled_pos, 1 - labelled_pos)
         out[label] = {
             "joint_given_rows_true_columns": [[_r(v) for v in r] for r in joint],
             "estimated_label_error_share": _r(joint[0, 1] + joint[1, 0]),
             "estimated_true_positive_rate": _r(joint[:, 1].sum()),
-            "macro_f1_ceiling": _r(float(ceiling)),
+            "macro_f1_of_estimated_true_labels": _r(float(f1)),
         }
     return out
 
 
 def noise_corrected(omc: pd.DataFrame, probs: pd.DataFrame, rep: dict) -> dict:
+    """The accurate tier's out-of-fold macro-F1 against the true labels under symmetric noise at the
+    repeated-sentence flip rate, and at the flip rates of both ends of the agreement CI."""
     out: dict = {}
     for label in LABELS:
         y = omc[label].to_numpy().astype(int)
         pred = (probs[f"p_{label}"] >= probs[f"threshold_{label}"]).to_numpy().astype(int)
         x = rep[label]
-        flips = {"repeated_sentences": x["symmetric_noise_extrapolation"]["flip_rate"]}
-        for name, a in zip(("repeated_sentences_ci_low", "repeated_sentences_ci_high"), x["pair_agreement_ci95"]):
-            flips[name] = _r(symmetric_noise_ceiling(a, float(y.mean()))["flip_rate"])
-        row = {f"flip_rate_{k}": v for k, v in flips.items()}
+        flips = {"agreement": x["symmetric_noise"]["flip_rate"],
+                 **{end: v["flip_rate"] for end, v in x["symmetric_noise_at_agreement_ci"].items()}}
+        row: dict = {"macro_f1_observed": _r(f1_score(y, pred, average="macro"))}
         for name, e in flips.items():
-            row[f"macro_f1_{name}"] = _r(noise_corrected_macro_f1(y, pred, np.array([[1 - e, e], [e, 1 - e]])))
-        row["macro_f1_observed"] = _r(f1_score(y, pred, average="macro"))
+            row[f"at_{name}"] = {"flip_rate": e,
+                                 "macro_f1": _r(noise_corrected_macro_f1(y, pred, np.array([[1 - e, e], [e, 1 - e]])))}
         out[label] = row
     return out
 
@@ -155,23 +166,25 @@ def prevalence_shift(omc: pd.DataFrame, probs: pd.DataFrame, rates: tuple[float,
 
 def print_summary(r: dict) -> None:
     rep = r["repeated_sentences"]
-    print(f"\nrepeated sentences: {rep['n_texts']} texts, {rep['n_rows']} rows ({100 * rep['share_of_data']:.1f} % of the data)")
+    print(f"\nrepeated sentences: {rep['n_texts']} texts, {rep['n_rows']} rows ({100 * rep['share_of_data']:.1f} % of the "
+          f"data); most repeated: {rep['most_repeated_text']['text']!r} x {rep['most_repeated_text']['rows']}")
     for label in LABELS:
-        x, cl = rep[label], r["confident_learning"][label]
-        print(f"  {label}: pair agreement {x['pair_agreement']:.3f} [{x['pair_agreement_ci95'][0]:.3f}, "
-              f"{x['pair_agreement_ci95'][1]:.3f}]; accuracy <= {x['accuracy_upper_bound']:.3f}; best macro-F1 of any "
-              f"one-answer-per-text rule {x['best_macro_f1_one_answer_per_text']:.3f} (accurate tier OOF "
-              f"{x['accurate_tier_oof_macro_f1']:.3f})")
-        s = x["symmetric_noise_extrapolation"]
-        print(f"       symmetric-noise extrapolation: flip rate {s['flip_rate']:.3f}, macro-F1 ceiling "
-              f"{s['macro_f1_ceiling']:.3f} (agreement CI -> {x['symmetric_noise_extrapolation_ci95_agreement_bounds']})")
-        print(f"       confident learning: {100 * cl['estimated_label_error_share']:.1f} % labels estimated wrong, "
-              f"macro-F1 ceiling {cl['macro_f1_ceiling']:.3f}")
-        nc = r["noise_corrected"][label]
-        lo_hi = sorted((nc["macro_f1_repeated_sentences_ci_low"], nc["macro_f1_repeated_sentences_ci_high"]))
-        print(f"       noise-corrected accurate-tier macro-F1 (symmetric noise at the repeated-sentence flip rate): "
-              f"{nc['macro_f1_repeated_sentences']:.3f} ({lo_hi[0]:.3f}-{lo_hi[1]:.3f} over the agreement CI); "
-              f"observed {nc['macro_f1_observed']:.3f}")
+        x, cl, nc = rep[label], r["confident_learning"][label], r["noise_corrected"][label]
+        w, sym = x["without_most_repeated_text"], x["symmetric_noise"]
+        ci = x["symmetric_noise_at_agreement_ci"]
+        print(f"  {label}: agreement {x['agreement']:.3f} [{x['agreement_ci95'][0]:.3f}, {x['agreement_ci95'][1]:.3f}]"
+              f" (without the most repeated text {w['agreement']:.3f}); accuracy <= {x['accuracy_upper_bound']:.3f};"
+              f" best macro-F1 of a one-answer-per-text rule {x['best_macro_f1_one_answer_per_text']:.3f}"
+              f" (accurate tier OOF {x['accurate_tier_oof_macro_f1']:.3f})")
+        print(f"       symmetric noise: flip rate {sym['flip_rate']:.3f}, true positive rate {sym['true_positive_rate']:.3f},"
+              f" macro-F1 of the true labels {sym['macro_f1_of_true_labels']:.3f} (agreement CI: "
+              f"{ci['agreement_ci_low']['macro_f1_of_true_labels']:.3f}-{ci['agreement_ci_high']['macro_f1_of_true_labels']:.3f})")
+        print(f"       confident learning: {100 * cl['estimated_label_error_share']:.1f} % labels estimated wrong, true"
+              f" positive rate {cl['estimated_true_positive_rate']:.3f}, macro-F1 of the estimated true labels"
+              f" {cl['macro_f1_of_estimated_true_labels']:.3f}")
+        print(f"       noise-corrected accurate-tier macro-F1: {nc['at_agreement']['macro_f1']:.3f} (agreement CI:"
+              f" {nc['at_agreement_ci_high']['macro_f1']:.3f}-{nc['at_agreement_ci_low']['macro_f1']:.3f}); observed"
+              f" {nc['macro_f1_observed']:.3f}")
         print("       prevalence shift (CV thresholds / best threshold): " + "; ".join(
             f"{k}: {v['cv_thresholds']:.3f} / {v['best_threshold_for_this_rate']:.3f}"
             for k, v in r["prevalence_shift"][label].items()))

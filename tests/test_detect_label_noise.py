@@ -9,22 +9,34 @@ import pytest
 
 from reciprocity.detect.calibration import macro_f1
 from reciprocity.detect.label_noise import (
+    agreement,
     best_one_answer_per_text,
     noise_corrected_macro_f1,
-    pair_agreement,
     symmetric_flip_rate,
     symmetric_noise_ceiling,
 )
 
 
-def test_pair_agreement_counts_agreeing_pairs():
-    # text 1: 3 codings, 2 positive -> pairs (1,1) agree, two (1,0) disagree; text 2: 2 codings, both 0 -> 1 agrees
-    assert pair_agreement([3, 2], [2, 0]) == pytest.approx(2 / 4)
-    assert pair_agreement([2, 2], [2, 0]) == 1.0
+def test_agreement_weights_each_text_by_its_codings():
+    # text 1: 3 codings, 2 positive -> 1 of its 3 pairs agrees; text 2: 2 codings, both 0 -> its pair agrees
+    assert agreement([3, 2], [2, 0]) == pytest.approx((3 * (1 / 3) + 2 * 1.0) / 5)
+    assert agreement([2, 2], [2, 0]) == 1.0
     with pytest.raises(ValueError, match="n >= 2"):
-        pair_agreement([1, 2], [0, 1])
+        agreement([1, 2], [0, 1])
     with pytest.raises(ValueError, match="k <= n"):
-        pair_agreement([2], [3])
+        agreement([2], [3])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_accuracy_bound_holds_for_the_best_rule(seed):
+    # the best one-answer-per-text rule takes each text's majority; its accuracy may not exceed (1 + A) / 2 in
+    # expectation; with many texts the sample value is close to its expectation
+    rng = np.random.default_rng(seed)
+    n = rng.integers(2, 14, size=4000)
+    k = rng.binomial(n, rng.beta(0.7, 0.7, size=n.size))
+    q = k / n  # rows labelled 1 per text; the majority answer gets max(q, 1 - q) of them right
+    best_accuracy = float(np.sum(n * np.maximum(q, 1 - q)) / n.sum())
+    assert best_accuracy <= (1 + agreement(n, k)) / 2 + 0.01
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -43,7 +55,7 @@ def test_best_one_answer_per_text_is_exact(seed):
 def test_unanimous_codes_have_no_ceiling_below_one():
     assert best_one_answer_per_text([2, 3, 4], [2, 0, 4]) == 1.0
     assert symmetric_flip_rate(1.0) == 0.0
-    assert symmetric_noise_ceiling(1.0, 0.3)["macro_f1_ceiling"] == pytest.approx(1.0)
+    assert symmetric_noise_ceiling(1.0, 0.3)["macro_f1_of_true_labels"] == pytest.approx(1.0)
 
 
 def test_symmetric_ceiling_matches_simulated_noise():
@@ -56,8 +68,8 @@ def test_symmetric_ceiling_matches_simulated_noise():
     assert symmetric_flip_rate(agreement) == pytest.approx(flip)
     ceiling = symmetric_noise_ceiling(agreement, coded.mean())
     assert ceiling["true_positive_rate"] == pytest.approx(0.3, abs=0.005)
-    assert ceiling["macro_f1_ceiling"] == pytest.approx(macro_f1(coded, truth), abs=0.003)
-    assert ceiling["accuracy_ceiling"] == pytest.approx(np.mean(coded == truth), abs=0.003)
+    assert ceiling["macro_f1_of_true_labels"] == pytest.approx(macro_f1(coded, truth), abs=0.003)
+    assert ceiling["accuracy_of_true_labels"] == pytest.approx(np.mean(coded == truth), abs=0.003)
 
 
 def test_noise_correction_recovers_the_score_against_the_truth():

@@ -56,6 +56,40 @@ def test_column_matcher_equals_python_re_on_any_text(texts):
         np.testing.assert_array_equal(matcher.contains(pattern), python_contains(strings, pattern))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=127), max_size=30), min_size=1, max_size=30))
+def test_column_matcher_equals_python_re_on_ascii_text(texts):  # the rows whose answer comes from RE2
+    strings = pd.Series(texts, dtype=object)
+    matcher = ColumnMatcher(strings)
+    for pattern in SHIPPED + EDGE_CASES:
+        np.testing.assert_array_equal(matcher.contains(pattern), python_contains(strings, pattern), err_msg=pattern.pattern)
+
+
+# constructs RE2 reads differently from Python: mid-pattern boundaries, $ before a final newline, \S and \v,
+# {,n}, a ] first in a class, a class holding "(?=", escapes, inline and compile flags, back-references
+EDGE_CASES = [re.compile(p, f) for p, f in [
+    (r"foo(?![\w'])\s+bar", 0), (r"a(?<![\w'])b", 0), (r"(?<![\w'])a(?!\w)", 0), (r"foo$", 0), (r"x{,2}y", 0),
+    (r"[]\s]x", 0), (r"[(?=]", 0), (r"\\(?=a)", 0), (r"a\S", 0), (r"a\sb", 0), (r"(?m)a$", 0), (r"(?i)FOO", 0),
+    (r"FOO", re.IGNORECASE), (r"^b", re.MULTILINE), (r"(\w)\1", 0), (r"\bi\b", 0), (r"\d+k\b", 0),
+]]
+EDGE_TEXTS = ["foo bar", "foo\x0bbar", "a b", "ab", "foo", "foo\n", "foo\n\n", "xy", "xxxy", "xx{,2}y", "]x", " x",
+              "(", "\\a", "a\x0b", "a\x1c b", "a\tb", "a\n", "FOO", "foo!", "a\nb", "hello", "i am", "5k!", "i'm"]
+
+
+def test_constructs_re2_reads_differently_still_get_pythons_answer():
+    strings = pd.Series(EDGE_TEXTS + [t + " é" for t in EDGE_TEXTS])
+    matcher = ColumnMatcher(strings)
+    for pattern in EDGE_CASES:
+        np.testing.assert_array_equal(matcher.contains(pattern), python_contains(strings, pattern), err_msg=pattern.pattern)
+    assert to_re2(r"x{,2}") == (None, False) and to_re2("FOO", re.IGNORECASE | re.UNICODE) == (None, False)
+    assert to_re2(r"a(?<![\w'])b")[1] is False  # a boundary inside the pattern is dropped, not translated
+
+
+def test_lone_surrogates_fall_back_to_python():
+    strings = pd.Series(["\ud83d i am scared", "fine"])
+    np.testing.assert_array_equal(ColumnMatcher(strings).contains(depth._CORE), [True, False])
+
+
 def test_translation_keeps_pythons_ascii_whitespace_inside_and_outside_classes():
     re2, exact = to_re2(r"a\s[\s,]b")
     assert exact and re2 == r"a[\t-\r\x1c- ][\t-\r\x1c- ,]b"

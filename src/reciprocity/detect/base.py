@@ -273,10 +273,11 @@ class SentenceDetector:
         tm = g[list(TOPICS)].any().reindex(docs, fill_value=False).to_numpy(dtype=bool)
         rows, cols = np.nonzero(tm)  # row-major: each utterance's topics are consecutive, in TOPICS order
         names = np.asarray(TOPICS, dtype=object)[cols]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
         topics = _new_empty_lists(np.arange(n))  # distinct list objects, never one shared list
-        topics[rows[starts]] = np.fromiter((part.tolist() for part in np.split(names, starts[1:])) if len(rows) else (),
-                                           dtype=object, count=len(starts))
+        if len(rows):
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            parts = np.split(names, starts[1:])
+            topics[rows[starts]] = np.fromiter((part.tolist() for part in parts), dtype=object, count=len(parts))
         frame = pd.DataFrame(
             {
                 "info_disclosure": info,

@@ -144,8 +144,9 @@ def depth_features(
     """Dense, interpretable per-sentence features for the learned depth model, shape ``(n, len(DEPTH_FEATURES))``.
 
     ``p_info``/``p_emo`` are the calibrated disclosure probabilities, ``intimacy01`` the rescaled intimacy in [0, 1]
-    (any tier may pass its own); the rest are vectorised regex counts on the lower-cased sentence. ``n_topic_hits``
-    (topic lexicon areas matched) is computed from :func:`reciprocity.detect.topics.topic_matrix` when ``None``.
+    (any tier may pass its own); the rest are yes/no regex tests of the lower-cased sentences, one whole-column
+    pass per cue (:class:`~.lexmatch.ColumnMatcher`). ``n_topic_hits`` (topic lexicon areas matched) is computed
+    from :func:`reciprocity.detect.topics.topic_matrix` when ``None``.
     """
     s = sentences.fillna("").astype(str).str.lower().reset_index(drop=True)
     n = len(s)

@@ -3,10 +3,11 @@
 Works on any binary code that was assigned more than once to the same text (crowd labels of repeated sentences,
 double-coded transcripts). With ``n`` codings of a text, ``k`` of them positive:
 
-* pairwise agreement ``A = sum[C(k,2) + C(n-k,2)] / sum C(n,2)``;
+* agreement ``A``: per text, the share of its pairs of codings that agree, ``a = [C(k,2) + C(n-k,2)] / C(n,2)``,
+  averaged over codings (rows), ``A = sum n a / sum n``;
 * a rule that reads only the text gives every coding of it one answer, so its expected accuracy is at most
-  ``(1 + A) / 2``: with ``q = P(code 1 | text)``, accuracy ``E[max(q, 1-q)] = 1 - E[min(q, 1-q)]`` and
-  ``min(q, 1-q) >= q (1-q)``, ``A = 1 - 2 E[q (1-q)]``;
+  ``(1 + A) / 2``: for a text with ``q = P(code 1 | text)`` the accuracy is at most ``max(q, 1-q) =
+  1 - min(q, 1-q) <= 1 - q (1-q)`` and ``E[a] = 1 - 2 q (1-q)``; averaging over rows gives the bound;
 * :func:`best_one_answer_per_text`: the highest binary macro-F1 (``(F1_pos + F1_neg) / 2``) any such rule reaches
   on exactly these codings (exact, in-sample: an upper bound that includes luck);
 * :func:`symmetric_noise_ceiling`: if every code were flipped with one rate ``e`` whatever the text,
@@ -38,11 +39,16 @@ def _counts(n, k) -> tuple[np.ndarray, np.ndarray]:
     return n, k
 
 
-def pair_agreement(n, k) -> float:
-    """Share of pairs of codings of the same text that agree (``n`` codings per text, ``k`` positive)."""
+def text_agreement(n, k) -> np.ndarray:
+    """Per text, the share of its pairs of codings that agree (``n`` codings, ``k`` of them positive)."""
     n, k = _counts(n, k)
-    agree = k * (k - 1) / 2 + (n - k) * (n - k - 1) / 2
-    return float(agree.sum() / (n * (n - 1) / 2).sum())
+    return (k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1))
+
+
+def agreement(n, k) -> float:
+    """Row-weighted agreement ``A = sum n a / sum n`` (``a`` from :func:`text_agreement`)."""
+    n = np.asarray(n, dtype=np.int64)
+    return float(np.sum(n * text_agreement(n, k)) / n.sum())
 
 
 def best_one_answer_per_text(n, k) -> float:
@@ -75,11 +81,12 @@ def symmetric_noise_ceiling(agreement: float, positive_rate: float) -> dict[str,
     """Macro-F1 and accuracy of the true codes scored against noisy ones under symmetric noise.
 
     ``e`` from :func:`symmetric_flip_rate`; the true positive rate ``p`` from ``pi = p (1-e) + (1-p) e``;
-    expected table: TP = p (1-e), FP = p e (true 1, coded 0), FN = (1-p) e, TN = (1-p)(1-e)."""
+    expected table: TP = p (1-e), FP = p e (true 1, coded 0), FN = (1-p) e, TN = (1-p)(1-e). Under this model no
+    rule scores more; when noise depends on the text, a rule that copies the coders' systematic errors can."""
     e = symmetric_flip_rate(agreement)
     p = float(np.clip((positive_rate - e) / (1 - 2 * e), 0.0, 1.0)) if e < 0.5 else float("nan")
-    ceiling = float(macro_f1_from_counts(p * (1 - e), p * e, positive_rate, 1 - positive_rate))
-    return {"flip_rate": e, "true_positive_rate": p, "macro_f1_ceiling": ceiling, "accuracy_ceiling": 1 - e}
+    f1 = float(macro_f1_from_counts(p * (1 - e), p * e, positive_rate, 1 - positive_rate))
+    return {"flip_rate": e, "true_positive_rate": p, "macro_f1_of_true_labels": f1, "accuracy_of_true_labels": 1 - e}
 
 
 def noise_corrected_macro_f1(coded, predicted, noise: np.ndarray) -> float:

@@ -57,19 +57,19 @@ def normalise(texts: pd.Series) -> pd.Series:
 
     Runs as Arrow compute kernels over the whole column (the Python callback that undoes escapes only on the rows
     that contain ``<U+``); the same result as the pandas ``str`` chain it replaces, which still handles a Series
-    holding anything but strings (missing values stay missing)."""
+    holding anything but strings (missing values stay missing) or text that is not valid UTF-8 (lone surrogates)."""
     values = texts.to_numpy(dtype=object)
     try:
         col = pa.array(values, type=pa.large_string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        if col.null_count:
+            return _normalise_pandas(texts)
+        escaped = pc.match_substring(col, "<U+").to_numpy(zero_copy_only=False)
+        if escaped.any():
+            values = values.copy()
+            values[escaped] = pd.Series(values[escaped]).str.replace(_UNICODE_ESCAPE, _unescape, regex=True).to_numpy()
+            col = pa.array(values, type=pa.large_string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid, UnicodeEncodeError):  # non-strings, or lone surrogates (not UTF-8)
         return _normalise_pandas(texts)
-    if col.null_count:
-        return _normalise_pandas(texts)
-    escaped = pc.match_substring(col, "<U+").to_numpy(zero_copy_only=False)
-    if escaped.any():
-        values = values.copy()
-        values[escaped] = pd.Series(values[escaped]).str.replace(_UNICODE_ESCAPE, _unescape, regex=True).to_numpy()
-        col = pa.array(values, type=pa.large_string())
     col = pc.replace_substring_regex(col, "[\u2018\u2019\u00b4`]", "'")
     col = pc.replace_substring_regex(col, "[\u201c\u201d]", '"')
     for entity, char in (("&amp;", "&"), ("&gt;", ">"), ("&lt;", "<")):

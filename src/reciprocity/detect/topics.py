@@ -225,8 +225,10 @@ _PATTERNS = compile_lexicon()
 
 
 def topic_matrix(sentences: pd.Series | ColumnMatcher) -> np.ndarray:
-    """Boolean matrix (n_sentences x 13), column order = ``TOPICS``; one whole-column regex test per area
-    (:class:`~.lexmatch.ColumnMatcher` over the lower-cased sentences, or one given)."""
+    """Boolean matrix (n_sentences x 13), column order = ``TOPICS``; one whole-column regex test per area.
+
+    Takes the sentences, or a :class:`~.lexmatch.ColumnMatcher` already built over the *lower-cased* sentences
+    (the lexicons are lower case) to share its Arrow column with other tests."""
     m = sentences if isinstance(sentences, ColumnMatcher) else ColumnMatcher(sentences.fillna("").astype(str).str.lower())
     if len(m.strings) == 0:
         return np.zeros((0, len(TOPICS)), dtype=bool)
