@@ -1,7 +1,7 @@
 """Benchmark of the fast-tier disclosure detector (reciprocity.detect).
 
 Usage (from the project root):  python bench/detector.py [--data ../shared/data] [--folds 5] [--seed 0] [--quick]
-                                                          [--grouped]
+                                                          [--grouped] [--speed-only REPS]
 
 Reports (printed and written to bench/results/detector.json):
 
@@ -428,6 +428,21 @@ def print_summary(r: dict) -> None:
                   f" macro-F1 {m['layer_macro_f1']:.3f}; topics micro/macro-F1 {m['topics_micro_f1']:.3f}/{m['topics_macro_f1']:.3f}")
 
 
+def speed_only(args: argparse.Namespace) -> dict:
+    """[6] alone: the shipped fast tier, a format-1 rule fitted here, TF-IDF+LR, the accurate tier, plain MiniLM."""
+    omc = D.load_offmychest(args.data)
+    base = fit_from_data(args.data, seed=args.seed, teacher="final")  # the format-1 rule (no dev set)
+    result = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "seed": args.seed, "speed_same_run": same_run_speed(DisclosureDetector.load(), base, omc, n=10_000,
+                                                                  reps=args.speed_only, seed=args.seed)}
+    out = ROOT / "bench" / "results" / "detector_speed.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    for k, v in result["speed_same_run"].get("speedup_vs_plain_minilm_fp32", {}).items():
+        print(f"  {k}: {v:.1f}x the plain MiniLM fp32 encoder")
+    print(f"written {out}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -437,7 +452,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--grouped", action="store_true", help="also run the post-grouped CV (doubles the runtime)")
     ap.add_argument("--quick", action="store_true", help="fast sanity run (2 folds, subsample); not for reporting")
     ap.add_argument("--svg", type=Path, default=ROOT / "docs" / "reliability.svg")
+    ap.add_argument("--speed-only", type=int, metavar="REPS", default=0,
+                    help="only the same-run speed comparison, REPS interleaved repetitions, written to "
+                         "bench/results/detector_speed.json (a repeat of the full run's [6] to see its spread)")
     args = ap.parse_args(argv)
+    if args.speed_only:
+        return speed_only(args)
     if args.quick:
         args.folds = 2
         if args.out == ROOT / "bench" / "results" / "detector.json":
