@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from reciprocity.detect import data as D  # noqa: E402
 from reciprocity.detect.accurate.train import cv_from_oof  # noqa: E402
+from reciprocity.detect.calibration import macro_f1_from_counts  # noqa: E402
 from reciprocity.detect.label_noise import (  # noqa: E402
-    agreement, best_one_answer_per_text, macro_f1_from_counts, noise_corrected_macro_f1, symmetric_noise_ceiling,
-    text_agreement)
+    agreement, best_one_answer_per_text, noise_corrected_macro_f1, symmetric_noise_ceiling, text_agreement)
 from reciprocity.detect.text import normalise  # noqa: E402
 
 LABELS = ("info", "emo")

@@ -49,12 +49,19 @@ def macro_f1_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray
     last = np.r_[ps[1:] != ps[:-1], True]  # end of each tie block
     tp = np.cumsum(ys)[last]
     fp = np.cumsum(~ys)[last]
-    thr = ps[last]
-    pos, n = int(y.sum()), len(y)
-    fn, tn = pos - tp, (n - pos) - fp
-    f1_pos = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros(len(tp)), where=(2 * tp + fp + fn) > 0)
-    f1_neg = np.divide(2 * tn, 2 * tn + fn + fp, out=np.zeros(len(tn)), where=(2 * tn + fn + fp) > 0)
-    return thr, (f1_pos + f1_neg) / 2.0
+    pos = int(y.sum())
+    return ps[last], macro_f1_from_counts(tp, fp, pos, len(y) - pos)
+
+
+def macro_f1_from_counts(tp, fp, positives: float, negatives: float) -> np.ndarray:
+    """Binary macro-F1 ``(2TP/(2TP+FP+FN) + 2TN/(2TN+FN+FP)) / 2`` from true/false positives and the size of each
+    class (counts or shares); an F1 with an empty denominator is 0."""
+    tp, fp = np.asarray(tp, dtype=np.float64), np.asarray(fp, dtype=np.float64)
+    fn, tn = positives - tp, negatives - fp
+    den_pos, den_neg = 2 * tp + fp + fn, 2 * tn + fp + fn
+    f_pos = np.divide(2 * tp, den_pos, out=np.zeros_like(tp), where=den_pos > 0)
+    f_neg = np.divide(2 * tn, den_neg, out=np.zeros_like(tn), where=den_neg > 0)
+    return (f_pos + f_neg) / 2
 
 
 def choose_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:

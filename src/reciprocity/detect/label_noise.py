@@ -21,15 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def macro_f1_from_counts(tp, fp, positives: float, negatives: float) -> np.ndarray:
-    """Binary macro-F1 from true/false positives and the totals of each class (counts or shares)."""
-    tp, fp = np.asarray(tp, dtype=np.float64), np.asarray(fp, dtype=np.float64)
-    fn, tn = positives - tp, negatives - fp
-    den_pos, den_neg = 2 * tp + fp + fn, 2 * tn + fp + fn
-    f_pos = np.divide(2 * tp, den_pos, out=np.zeros_like(tp), where=den_pos > 0)
-    f_neg = np.divide(2 * tn, den_neg, out=np.zeros_like(tn), where=den_neg > 0)
-    return (f_pos + f_neg) / 2
+from .calibration import macro_f1_from_counts
 
 
 def _counts(n, k) -> tuple[np.ndarray, np.ndarray]:
